@@ -1,0 +1,92 @@
+"""The exception tree of crossmargin.
+
+::
+
+    CrossmarginError
+    ├── InputError(field, value, allowed)      also a ValueError: bad input, named by field
+    │   ├── PortfolioFileError                 a portfolio file that cannot be read or parsed
+    │   ├── UnknownSymbolError                 a symbol the venue does not list
+    │   └── LeverageError                      leverage outside 1 .. the bracket's cap
+    ├── RejectedError(reason, message)         an operation the venue would refuse
+    └── DataError                              market data unusable as given (empty, gaps)
+
+The CLI turns every ``CrossmarginError`` into one line on stderr and exit code 2. User input is never
+checked with ``assert``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from difflib import get_close_matches
+
+__all__ = [
+    "CrossmarginError",
+    "DataError",
+    "InputError",
+    "LeverageError",
+    "PortfolioFileError",
+    "RejectedError",
+    "UnknownSymbolError",
+    "suggest",
+]
+
+
+class CrossmarginError(Exception):
+    """Base of every error crossmargin raises on purpose."""
+
+
+class InputError(CrossmarginError, ValueError):
+    """A value outside what is allowed: names the field, the value received and what is allowed."""
+
+    def __init__(self, field: str, value: object, allowed: str, *, detail: str = "") -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        self.detail = detail
+        self.reason = f"{detail or f'{value!r} is not allowed'} (allowed: {allowed})"
+        super().__init__(f"{field}: {self.reason}")
+
+    def prefixed(self, prefix: str) -> InputError:
+        """Return a copy of this error whose field is ``prefix + field`` (e.g. ``positions[2].size``)."""
+        clone = copy.copy(self)
+        clone.field = f"{prefix}{self.field}"
+        clone.args = (f"{clone.field}: {self.reason}",)
+        return clone
+
+
+class PortfolioFileError(InputError):
+    """A portfolio file that is missing, unreadable or not valid TOML."""
+
+
+class UnknownSymbolError(InputError):
+    """A symbol the venue does not list; the message suggests near matches."""
+
+    def __init__(self, field: str, symbol: str, venue: str, known: Iterable[str]) -> None:
+        hint = suggest(symbol, known)
+        detail = f"unknown symbol {symbol!r} on {venue}" + (f" (did you mean {hint}?)" if hint else "")
+        super().__init__(field, symbol, f"a symbol listed by {venue}", detail=detail)
+
+
+class LeverageError(InputError):
+    """Leverage below 1, not allowed by the venue, or above the bracket's maximum for the notional."""
+
+
+class RejectedError(CrossmarginError):
+    """An operation the venue would refuse; ``reason`` is a stable machine-readable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(f"rejected ({reason}): {message}")
+
+
+class DataError(CrossmarginError):
+    """Market data that cannot be used as given: empty, with gaps, or out of order."""
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """Return up to three close matches of ``name`` among ``known``, joined by ' or ', or ''."""
+    pool = list(known)
+    upper = {k.upper(): k for k in pool}
+    matches = get_close_matches(name.upper(), list(upper), n=3, cutoff=0.6)
+    return " or ".join(upper[m] for m in matches)

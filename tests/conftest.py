@@ -1,0 +1,22 @@
+"""Shared fixtures: the shipped Binance rules and the path of the test data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from crossmargin.venues.binance import BinanceRules
+
+settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci")
+
+TESTS = Path(__file__).parent
+REPO = TESTS.parent
+
+
+@pytest.fixture(scope="session")
+def binance() -> BinanceRules:
+    """The Binance rules shipped in the package."""
+    return BinanceRules.load()
