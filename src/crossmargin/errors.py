@@ -16,7 +16,6 @@ checked with ``assert``.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from difflib import get_close_matches
 
@@ -49,7 +48,8 @@ class InputError(CrossmarginError, ValueError):
 
     def prefixed(self, prefix: str) -> InputError:
         """Return a copy of this error whose field is ``prefix + field`` (e.g. ``positions[2].size``)."""
-        clone = copy.copy(self)
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
         clone.field = f"{prefix}{self.field}"
         clone.args = (f"{clone.field}: {self.reason}",)
         return clone

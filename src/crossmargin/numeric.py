@@ -13,10 +13,14 @@ from typing import Literal
 
 from crossmargin.errors import InputError
 
-__all__ = ["REL_TOL", "is_close", "quantise", "require_finite", "require_positive"]
+__all__ = ["NEGLIGIBLE", "REL_TOL", "is_close", "quantise", "require_finite", "require_positive"]
 
 #: Relative tolerance used when comparing computed money or price figures.
 REL_TOL = 1e-9
+
+#: A solved price below this fraction of the entry price is roundoff of a zero (e.g. a 1x position whose
+#: wallet equals its notional up to the last bit), not a price: it is reported as "no price".
+NEGLIGIBLE = 1e-12
 
 
 def is_close(a: float, b: float, *, rel_tol: float = REL_TOL, abs_tol: float = 0.0) -> bool:

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crossmargin.model import Bracket, Side
+from crossmargin.numeric import NEGLIGIBLE
 
 __all__ = ["bankruptcy_price", "distance_to_liquidation", "liquidation_price"]
 
@@ -47,7 +48,8 @@ def liquidation_price(
 
     ``wallet``, ``other_upnl`` and ``other_mm`` are the pool's wallet and the other positions' unrealised
     PnL and maintenance margin (quote currency). None when no positive price reaches liquidation (a long
-    whose pool covers a fall to zero; a short whose pool is already short of margin at any price).
+    whose pool covers a fall to zero; a short whose pool is already short of margin at any price, which
+    its margin ratio >= 1 shows), or when the solved price is roundoff of zero (``numeric.NEGLIGIBLE``).
     """
     sign = int(side)
     base = wallet + other_upnl - other_mm  # the pool's margin net of the others' maintenance
@@ -65,7 +67,7 @@ def liquidation_price(
             chosen = bracket
             break
     price = (base + chosen.maint_amount - sign * size * entry_price) / (size * chosen.mm_rate - sign * size)
-    return price if price > 0 else None
+    return price if price > entry_price * NEGLIGIBLE else None
 
 
 def bankruptcy_price(
@@ -74,10 +76,11 @@ def bankruptcy_price(
     """Return the mark price (quote currency) at which the pool's margin balance is 0, or None.
 
     ``P = E - s (W + U_other) / q``: the liquidation formula with no maintenance margin. Binance publishes
-    no formula; this is where the insurance fund takes a liquidated position over. None when <= 0.
+    no formula; this is where the insurance fund takes a liquidated position over. None when <= 0
+    (or negligible, as for the liquidation price).
     """
     price = entry_price - int(side) * (wallet + other_upnl) / size
-    return price if price > 0 else None
+    return price if price > entry_price * NEGLIGIBLE else None
 
 
 def distance_to_liquidation(side: Side | int, mark_price: float, liq_price: float | None) -> float | None:
