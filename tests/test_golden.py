@@ -16,8 +16,9 @@ from crossmargin.venues import get_rules
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def _cases(venue: str) -> list[Any]:
-    return json.loads((GOLDEN / f"{venue}.json").read_text())["cases"]
+def _cases(venue: str) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = json.loads((GOLDEN / f"{venue}.json").read_text(encoding="utf-8"))["cases"]
+    return cases
 
 
 def _brackets(raw: dict[str, Any]) -> tuple[Bracket, ...]:
@@ -67,7 +68,7 @@ def _build(case: dict[str, Any]) -> tuple[Account, Marks, dict[str, tuple[Bracke
 def test_binance_golden(case: dict[str, Any]) -> None:
     # Arrange
     account, marks, tables = _build(case)
-    rules = get_rules("binance").with_brackets(tables)  # type: ignore[attr-defined]
+    rules = get_rules("binance").with_brackets(tables)
     # Act
     risk = evaluate(account, marks, rules)
     # Assert: each published figure, at the precision the source publishes

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from crossmargin.errors import CrossmarginError
@@ -77,7 +79,7 @@ def _percent(value: float | None) -> str:
 
 
 def _positions_table(risk: AccountRisk, rules: VenueRules, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in (
         "symbol",
         "side",
@@ -90,13 +92,14 @@ def _positions_table(risk: AccountRisk, rules: VenueRules, title: str) -> Table:
         "uPnL",
         "IM",
         "MM",
+        "MMR",
         "iso margin",
         "pool ratio",
         "liq price",
-        "bankr. price",
+        "bankr price",
         "to liq",
     ):
-        table.add_column(column, justify="left" if column in ("symbol", "side", "mode") else "right")
+        table.add_column(column, justify="left" if column in ("symbol", "side", "mode") else "right", no_wrap=True)
     for p in risk.positions:
         table.add_row(
             p.symbol,
@@ -109,7 +112,8 @@ def _positions_table(risk: AccountRisk, rules: VenueRules, title: str) -> Table:
             _money(p.notional),
             _money(p.unrealized_pnl),
             _money(p.initial_margin),
-            f"{_money(p.maintenance_margin)} ({p.mm_rate * 100:g}%)",
+            _money(p.maintenance_margin),
+            f"{p.mm_rate * 100:g}%",
             _money(p.isolated_margin),
             _percent(pool_margin_ratio(p, risk.account, rules)),
             _price(p.liquidation_price),
@@ -213,13 +217,24 @@ def check(
         payload = {name: risk_json(risk) for name, risk in risks.items()} if compare else risk_json(risks["as given"])
         print(json.dumps(payload, indent=2, allow_nan=False))
         return
-    console = Console(width=max(Console().width, 160))
-    for name, risk in risks.items():
-        label = f"{risk.venue} · {name}" if compare else f"{risk.venue} · {portfolio.name}"
-        console.print(_positions_table(risk, loaded.rules, f"Positions ({label})"))
-    console.print(_account_table(risks))
+    tables = [
+        _positions_table(risk, loaded.rules, f"Positions ({risk.venue} · {name if compare else portfolio.name})")
+        for name, risk in risks.items()
+    ]
+    tables.append(_account_table(risks))
     if compare:
-        console.print(_comparison_table(risks["cross"], risks["isolated"]))
+        tables.append(_comparison_table(risks["cross"], risks["isolated"]))
+    for table in tables:
+        _print_whole(table)
+
+
+def _print_whole(table: Table) -> None:
+    """Print ``table`` at its natural width even where the terminal is narrower: a figure is never cut."""
+    console = Console()
+    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    if needed > console.width:
+        console = Console(width=needed)
+    console.print(table)
 
 
 def main() -> None:

@@ -239,3 +239,20 @@ def test_change_leverage_refuses_above_cap_and_non_integer(binance: BinanceRules
         change_leverage(_open_btc(binance), MARKS, binance, symbol="BTCUSDT", leverage=12.5)
     with pytest.raises(LeverageError, match="below 1"):
         change_leverage(_open_btc(binance), MARKS, binance, symbol="BTCUSDT", leverage=0.5)
+
+
+def test_raising_isolated_leverage_keeps_the_isolated_margin(binance: BinanceRules) -> None:
+    account = _open_btc(binance, MarginMode.ISOLATED)
+    raised = change_leverage(account, MARKS, binance, symbol="BTCUSDT", leverage=20).account
+    position = raised.position("BTCUSDT")
+    assert position is not None
+    assert position.leverage == 20
+    assert position.isolated_margin == pytest.approx(3_000.0)
+    # The margin above the new requirement (30,000 / 20 = 1,500) can now be removed.
+    assert max_removable_margin(position, 60_000.0) == pytest.approx(1_500.0)
+
+
+def test_nothing_is_removable_from_a_cross_position(binance: BinanceRules) -> None:
+    position = _open_btc(binance).position("BTCUSDT")
+    assert position is not None
+    assert max_removable_margin(position, 60_000.0) == 0.0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Self
 
-from crossmargin.model import Instrument
+from crossmargin.model import Bracket, Instrument
 
 __all__ = ["Liquidity", "Sourced", "VenueRules", "read_package_json", "risk_ratio"]
 
@@ -49,6 +50,10 @@ class VenueRules(Protocol):
 
     def margin_ratio(self, maintenance_margin: float, margin_balance: float) -> float:
         """Return the venue's displayed margin ratio of a margin pool (fraction)."""
+        ...
+
+    def with_brackets(self, brackets: Mapping[str, tuple[Bracket, ...]]) -> Self:
+        """Return a copy in which the given symbols use ``brackets`` (to replay examples made with old tables)."""
         ...
 
 

@@ -1,0 +1,215 @@
+"""``crossmargin check``: the public JSON contract, the comparison, and the human tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from crossmargin.cli import app, first_liquidated, risk_json
+from crossmargin.margin.account import evaluate
+from crossmargin.portfolio import all_cross, all_isolated, load_portfolio
+
+ROOT = Path(__file__).resolve().parent.parent
+CASE_STUDY = ROOT / "examples" / "case_study.toml"
+RUNNER = CliRunner()
+
+ACCOUNT_KEYS = {
+    "wallet_balance",
+    "unrealized_pnl",
+    "margin_balance",
+    "initial_margin",
+    "maintenance_margin",
+    "margin_ratio",
+    "available_balance",
+}
+POSITION_KEYS = {
+    "symbol",
+    "side",
+    "size",
+    "entry_price",
+    "mark_price",
+    "margin_mode",
+    "leverage",
+    "notional",
+    "unrealized_pnl",
+    "initial_margin",
+    "maintenance_margin",
+    "mm_rate",
+    "maint_amount",
+    "isolated_margin",
+    "liquidation_price",
+    "bankruptcy_price",
+    "distance_to_liquidation",
+}
+
+
+def _json(*args: str) -> Any:
+    result = RUNNER.invoke(app, ["check", *args, "--json"])
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _assert_contract(payload: dict[str, Any]) -> None:
+    assert set(payload) == {"venue", "account", "positions"}
+    assert set(payload["account"]) == ACCOUNT_KEYS
+    assert payload["positions"]
+    for position in payload["positions"]:
+        assert set(position) == POSITION_KEYS
+        for key in POSITION_KEYS - {
+            "symbol",
+            "side",
+            "margin_mode",
+            "isolated_margin",
+            "liquidation_price",
+            "bankruptcy_price",
+            "distance_to_liquidation",
+        }:
+            assert isinstance(position[key], (int, float)), key
+    for value in payload["account"].values():
+        assert isinstance(value, (int, float))
+
+
+def _by_symbol(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {position["symbol"]: position for position in payload["positions"]}
+
+
+def test_json_is_the_public_contract() -> None:
+    payload = _json(str(CASE_STUDY))
+    _assert_contract(payload)
+    assert payload["venue"] == "binance"
+    assert [p["symbol"] for p in payload["positions"]] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+
+
+def test_compare_json_has_both_modes_in_the_contract_shape() -> None:
+    payload = _json(str(CASE_STUDY), "--compare")
+    assert set(payload) == {"cross", "isolated"}
+    for mode in ("cross", "isolated"):
+        _assert_contract(payload[mode])
+        assert {p["margin_mode"] for p in payload[mode]["positions"]} == {mode}
+    for position in payload["isolated"]["positions"]:
+        # isolated margin = notional at entry / leverage
+        assert position["isolated_margin"] == pytest.approx(
+            position["size"] * position["entry_price"] / position["leverage"], rel=1e-12
+        )
+
+
+def test_case_study_eth_short_is_liquidated_earlier_isolated_than_cross() -> None:
+    payload = _json(str(CASE_STUDY), "--compare")
+    cross = _by_symbol(payload["cross"])["ETHUSDT"]
+    isolated = _by_symbol(payload["isolated"])["ETHUSDT"]
+    # Isolated short, one position, bracket 1 (MMR 0.4 %, cum 0): Binance's formula
+    # LP = (WB + cum + q x E) / (q x MMR + q) with WB = 5 x 2104.65 / 5 = 2104.65 USDT.
+    q, entry = 5.0, 2104.65
+    assert isolated["liquidation_price"] == pytest.approx((entry + q * entry) / (q * 0.004 + q), rel=1e-12)
+    assert isolated["liquidation_price"] > isolated["mark_price"]
+    assert cross["liquidation_price"] > isolated["liquidation_price"]
+    assert isolated["distance_to_liquidation"] < cross["distance_to_liquidation"]
+    assert isolated["distance_to_liquidation"] == pytest.approx(
+        (isolated["liquidation_price"] - isolated["mark_price"]) / isolated["mark_price"], rel=1e-12
+    )
+
+
+def test_long_covered_to_zero_has_null_liquidation_price() -> None:
+    # In cross, BTC's gain and the wallet carry SOL to a price of zero: no price liquidates it.
+    payload = _json(str(CASE_STUDY))
+    sol = _by_symbol(payload)["SOLUSDT"]
+    assert sol["liquidation_price"] is None
+    assert sol["distance_to_liquidation"] is None
+    assert sol["bankruptcy_price"] is None
+
+
+def test_cli_numbers_are_evaluate_numbers() -> None:
+    loaded = load_portfolio(CASE_STUDY)
+    expected = {
+        "cross": risk_json(evaluate(all_cross(loaded.account), loaded.marks, loaded.rules)),
+        "isolated": risk_json(evaluate(all_isolated(loaded.account), loaded.marks, loaded.rules)),
+    }
+    assert _json(str(CASE_STUDY), "--compare") == expected
+    assert _json(str(CASE_STUDY)) == risk_json(evaluate(loaded.account, loaded.marks, loaded.rules))
+
+
+def test_account_figures_add_up() -> None:
+    payload = _json(str(CASE_STUDY))
+    account, positions = payload["account"], payload["positions"]
+    assert account["unrealized_pnl"] == pytest.approx(math.fsum(p["unrealized_pnl"] for p in positions), rel=1e-12)
+    assert account["margin_balance"] == pytest.approx(account["wallet_balance"] + account["unrealized_pnl"], rel=1e-12)
+    assert account["margin_ratio"] == pytest.approx(
+        account["maintenance_margin"] / account["margin_balance"], rel=1e-12
+    )
+    assert account["available_balance"] == pytest.approx(
+        account["margin_balance"] - account["initial_margin"], rel=1e-12
+    )
+
+
+def test_venue_option_overrides_the_file(tmp_path: Path) -> None:
+    text = CASE_STUDY.read_text(encoding="utf-8").replace('venue = "binance"', "")
+    path = tmp_path / "no_venue.toml"
+    path.write_text(text, encoding="utf-8")
+    assert _json(str(path), "--venue", "binance") == _json(str(CASE_STUDY))
+
+
+def test_human_output_shows_every_table_uncut() -> None:
+    result = RUNNER.invoke(app, ["check", str(CASE_STUDY), "--compare"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    for title in (
+        "Positions (binance · cross)",
+        "Positions (binance · isolated)",
+        "Account (USDT): cross vs isolated",
+        "Liquidation: cross vs isolated",
+    ):
+        assert title in text
+    assert "…" not in text  # a narrow terminal never truncates a figure
+    payload = _json(str(CASE_STUDY), "--compare")
+    eth = _by_symbol(payload["isolated"])["ETHUSDT"]
+    assert f"{eth['liquidation_price']:,.2f}" in text
+    comparison = text[text.index("Liquidation: cross vs isolated") :]
+    eth_cells = next(line for line in comparison.splitlines() if "ETHUSDT" in line).replace("│", " ").split()
+    assert eth_cells[-1] == "isolated"  # the 'liquidated first' column
+
+
+@pytest.mark.parametrize(
+    ("cross", "isolated", "expected"),
+    [
+        (None, None, "neither"),
+        (0.5, None, "cross"),
+        (None, 0.5, "isolated"),
+        (0.2, 0.2, "same"),
+        (0.3, 0.1, "isolated"),
+        (0.1, 0.3, "cross"),
+    ],
+)
+def test_first_liquidated(cross: float | None, isolated: float | None, expected: str) -> None:
+    assert first_liquidated(cross, isolated) == expected
+
+
+def test_module_entry_point_runs_in_a_fresh_interpreter() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "crossmargin", "check", str(CASE_STUDY), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    _assert_contract(json.loads(completed.stdout))
+
+
+def test_module_entry_point_error_has_no_traceback(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "crossmargin", "check", str(tmp_path / "absent.toml")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1
+    assert "Traceback" not in completed.stderr
