@@ -55,6 +55,7 @@ def _jsonable(value: Any) -> Any:
 def risk_json(risk: AccountRisk) -> dict[str, Any]:
     """Return the public ``--json`` object of one evaluated account."""
     result: dict[str, Any] = _jsonable(dataclasses.asdict(risk))
+    del result["pool_ratios"]
     return result
 
 
@@ -115,7 +116,7 @@ def _positions_table(risk: AccountRisk, rules: VenueRules, title: str) -> Table:
             _money(p.maintenance_margin),
             f"{p.mm_rate * 100:g}%",
             _money(p.isolated_margin),
-            _percent(pool_margin_ratio(p, risk.account, rules)),
+            _percent(pool_margin_ratio(risk, p)),
             _price(p.liquidation_price),
             _price(p.bankruptcy_price),
             _percent(p.distance_to_liquidation),

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
+from typing import Literal
 
 from crossmargin.errors import InputError
 from crossmargin.numeric import require_finite, require_positive
@@ -27,8 +28,14 @@ __all__ = [
     "Marks",
     "Position",
     "PositionRisk",
+    "PositionSide",
     "Side",
 ]
+
+
+#: Binance's and OKX's position side: 'both' in one-way mode; 'long' / 'short' for the legs in hedge mode.
+PositionSide = Literal["both", "long", "short"]
+POSITION_SIDES: tuple[PositionSide, ...] = ("both", "long", "short")
 
 
 class Side(IntEnum):
@@ -153,11 +160,23 @@ class Position:
     leverage: float
     mode: MarginMode = MarginMode.CROSS
     isolated_margin: float | None = None
+    position_side: PositionSide = "both"
 
     def __post_init__(self) -> None:
         if not isinstance(self.symbol, str) or not self.symbol:
             raise InputError("symbol", self.symbol, "a non-empty symbol such as 'BTCUSDT'")
         object.__setattr__(self, "side", Side.parse("side", self.side))
+        if self.position_side not in POSITION_SIDES:
+            raise InputError(
+                "position_side", self.position_side, "'both' (one-way mode), 'long' or 'short' (hedge mode)"
+            )
+        if self.position_side not in ("both", self.side.label):
+            raise InputError(
+                "position_side",
+                self.position_side,
+                f"'{self.side.label}' for a {self.side.label} position in hedge mode, or 'both'",
+                detail=f"position_side {self.position_side!r} does not match side {self.side.label!r}",
+            )
         require_positive("size", self.size)
         require_positive("entry_price", self.entry_price)
         if require_finite("leverage", self.leverage) < 1:
@@ -174,6 +193,16 @@ class Position:
             if self.isolated_margin is None:
                 raise InputError("isolated_margin", None, "a finite number > 0 for an isolated position")
             require_positive("isolated_margin", self.isolated_margin)
+
+    @property
+    def hedged(self) -> bool:
+        """Return True for a leg of a hedge-mode account (position side LONG or SHORT)."""
+        return self.position_side != "both"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Return what identifies the position in its account: (symbol, position side)."""
+        return (self.symbol, self.position_side)
 
     @property
     def entry_notional(self) -> float:
@@ -195,16 +224,18 @@ class Account:
 
     def __post_init__(self) -> None:
         require_positive("wallet_balance", self.wallet_balance, allow_zero=True)
-        seen: set[str] = set()
+        seen: dict[str, set[str]] = {}
         for index, position in enumerate(self.positions):
-            if position.symbol in seen:
+            sides = seen.setdefault(position.symbol, set())
+            if position.position_side in sides or (sides and ("both" in sides or not position.hedged)):
                 raise InputError(
                     f"positions[{index}].symbol",
                     position.symbol,
-                    "one position per symbol in one-way mode",
-                    detail=f"duplicate symbol {position.symbol!r}",
+                    "one position per symbol in one-way mode; one long and one short leg in hedge mode",
+                    detail=f"duplicate symbol {position.symbol!r}"
+                    + ("" if position.hedged else " (set position_side = 'long' / 'short' for hedge mode)"),
                 )
-            seen.add(position.symbol)
+            sides.add(position.position_side)
         isolated = self.isolated_wallet_total
         if isolated > self.wallet_balance * (1 + 1e-12):
             raise InputError(
@@ -224,9 +255,9 @@ class Account:
         """Return the cross wallet: whole wallet less the isolated wallets (quote currency, >= 0)."""
         return max(0.0, self.wallet_balance - self.isolated_wallet_total)
 
-    def position(self, symbol: str) -> Position | None:
-        """Return the open position of ``symbol``, or None."""
-        return next((p for p in self.positions if p.symbol == symbol), None)
+    def position(self, symbol: str, position_side: PositionSide = "both") -> Position | None:
+        """Return the open position of ``symbol`` (a hedge-mode leg with ``position_side``), or None."""
+        return next((p for p in self.positions if p.key == (symbol, position_side)), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,3 +335,6 @@ class AccountRisk:
     venue: str
     account: AccountTotals
     positions: tuple[PositionRisk, ...]
+    #: Margin ratio of each position's pool (its own if isolated, else the cross pool's), as the venue
+    #: shows it. Not part of the ``--json`` contract (``cli.risk_json`` leaves it out).
+    pool_ratios: tuple[float, ...] = field(default=(), compare=False)

@@ -65,7 +65,7 @@ def test_isolated_position_is_outside_the_cross_pool(binance: BinanceRules) -> N
     assert risk.account.available_balance == pytest.approx(7_000.0 - 1_000.0 - 1_550.0)
     btc = risk.positions[0]
     # The isolated pool: 3,000 + 500 of PnL against BTC's own MM.
-    assert pool_margin_ratio(btc, risk.account, binance) == pytest.approx(30_500.0 * 0.004 / 3_500.0)
+    assert pool_margin_ratio(risk, btc) == pytest.approx(30_500.0 * 0.004 / 3_500.0)
     # Isolated liquidation: 3000 + 0.5 (P - 60000) = 0.5 P 0.004  =>  P = (30000 - 3000) / (0.5 x 0.996)
     assert btc.liquidation_price == pytest.approx(27_000.0 / 0.498)
 

@@ -20,7 +20,7 @@ FLAT = (Bracket(floor=0.0, cap=math.inf, mm_rate=0.01, maint_amount=0.0, max_lev
 
 def _ratio(risk: AccountRisk, symbol: str) -> float:
     position = next(p for p in risk.positions if p.symbol == symbol)
-    return pool_margin_ratio(position, risk.account, RULES)
+    return pool_margin_ratio(risk, position)
 
 
 def _risk_of(risk: AccountRisk, symbol: str) -> PositionRisk:
@@ -146,7 +146,7 @@ def test_more_wallet_never_moves_a_liquidation_price_closer(drawn: tuple[Account
     for old, new in zip(before.positions, after.positions, strict=True):
         if old.distance_to_liquidation is None:
             # Either never liquidated (and more wallet keeps it so), or in liquidation at every price.
-            assert new.distance_to_liquidation is None or pool_margin_ratio(old, before.account, RULES) >= 1.0
+            assert new.distance_to_liquidation is None or pool_margin_ratio(before, old) >= 1.0
             continue
         if new.distance_to_liquidation is not None:
             assert new.distance_to_liquidation >= old.distance_to_liquidation - 1e-12

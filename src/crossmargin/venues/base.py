@@ -1,19 +1,52 @@
-"""What a venue's rules object answers (the ``VenueRules`` protocol) and helpers shared by venues."""
+"""What a venue's rules object answers (the ``VenueRules`` protocol), and the tiered rules most venues share.
+
+A venue is data (instruments with their brackets, fees, funding interval, leverage rule, liquidation
+policy, each with ``source`` and ``as_of``) plus the few methods in which venues differ:
+
+- ``requirement_schedule``: the maintenance requirement of a position as a function of its notional at
+  the mark, as brackets. Liquidation happens where a pool's margin balance falls to the sum of these.
+- ``maintenance``: the maintenance margin the venue shows for a position at a mark, and its bracket.
+- ``initial_margin``: the margin a position takes (at mark on most venues; at entry on Bybit).
+- ``margin_ratio``: how the venue displays the pool's state (risk ratio, or OKX's health ratio).
+
+``TieredRules`` implements these for brackets by notional at the mark (Binance, Hyperliquid); venues
+subclass it and override what differs.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib import resources
+from types import MappingProxyType
 from typing import Any, Literal, Protocol, Self
 
-from crossmargin.model import Bracket, Instrument
+from crossmargin.errors import InputError, LeverageError, UnknownSymbolError
+from crossmargin.model import Bracket, Instrument, Position
 
-__all__ = ["Liquidity", "Sourced", "VenueRules", "read_package_json", "risk_ratio"]
+__all__ = [
+    "LiquidationPolicy",
+    "LiquidationStyle",
+    "Liquidity",
+    "RatioKind",
+    "Sourced",
+    "TieredRules",
+    "VenueRules",
+    "health_ratio",
+    "read_package_json",
+    "risk_ratio",
+    "sources_of",
+    "validate_maint_amounts",
+]
 
 Liquidity = Literal["maker", "taker"]
+#: 'risk': requirement / margin balance, liquidation at >= 1 (Binance, Bybit, Hyperliquid);
+#: 'health': margin balance / requirement, liquidation at <= 1 (OKX).
+RatioKind = Literal["risk", "health"]
+#: How a venue liquidates a pool once it breaches (see ``crossmargin.margin.liquidate``).
+LiquidationStyle = Literal["full", "tier_step_down", "two_tiers_down", "partial_slices"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +57,59 @@ class Sourced:
     as_of: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiquidationPolicy:
+    """How the venue liquidates. Rates are fractions of the liquidated notional; money in quote currency.
+
+    ``fee_rate`` (per symbol in ``fee_rates``) is charged on what is liquidated (Binance's clearance fee,
+    OKX's liquidation fee); ``slice_fraction`` / ``slice_threshold``: Hyperliquid liquidates positions above
+    the threshold notional by that fraction at a time; ``backstop_fraction``: below this fraction of the
+    requirement the venue's backstop takes the whole pool over.
+    """
+
+    style: LiquidationStyle
+    fee_rate: float = 0.0
+    fee_rates: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    slice_fraction: float = 1.0
+    slice_threshold: float = math.inf
+    backstop_fraction: float = 0.0
+
+    def fee_rate_of(self, symbol: str) -> float:
+        """Return the liquidation fee rate of ``symbol`` (fraction of liquidated notional)."""
+        return self.fee_rates.get(symbol, self.fee_rate)
+
+
 class VenueRules(Protocol):
     """The rules of one venue: data tables plus the few lines in which venues differ."""
 
     @property
     def name(self) -> str:
         """Return the venue's name as used in portfolio files ('binance')."""
+        ...
+
+    @property
+    def settle(self) -> str:
+        """Return the settlement (margin) currency, e.g. 'USDT' or 'USDC'."""
+        ...
+
+    @property
+    def ratio_kind(self) -> RatioKind:
+        """Return whether ``margin_ratio`` is a risk ratio (liquidation at >= 1) or a health ratio (<= 1)."""
+        ...
+
+    @property
+    def hedge_mode(self) -> bool:
+        """Return True when the venue allows a long and a short leg of one symbol (hedge mode)."""
+        ...
+
+    @property
+    def liquidation(self) -> LiquidationPolicy:
+        """Return how the venue liquidates."""
+        ...
+
+    @property
+    def sources(self) -> Mapping[str, Sourced]:
+        """Return where each rule was read."""
         ...
 
     def symbols(self) -> tuple[str, ...]:
@@ -48,8 +128,30 @@ class VenueRules(Protocol):
         """Raise LeverageError when ``leverage`` is not allowed for ``notional`` (quote) of ``symbol``."""
         ...
 
-    def margin_ratio(self, maintenance_margin: float, margin_balance: float) -> float:
-        """Return the venue's displayed margin ratio of a margin pool (fraction)."""
+    def check_position(self, position: Position, *, field: str = "") -> None:
+        """Raise InputError when the venue cannot hold ``position`` (e.g. hedge mode where there is none)."""
+        ...
+
+    def requirement_schedule(self, instrument: Instrument, position: Position, pool_size: float) -> tuple[Bracket, ...]:
+        """Return the maintenance requirement of ``position`` by its notional at the mark, as brackets.
+
+        ``pool_size`` is the base-unit size of the symbol in the position's pool (both hedge legs in cross),
+        for venues whose tiers are by size.
+        """
+        ...
+
+    def maintenance(
+        self, instrument: Instrument, position: Position, mark: float, pool_size: float
+    ) -> tuple[float, Bracket]:
+        """Return the maintenance margin (quote) the venue shows for ``position`` at ``mark``, and its bracket."""
+        ...
+
+    def initial_margin(self, position: Position, mark: float) -> float:
+        """Return the initial margin (quote) of ``position`` at ``mark``."""
+        ...
+
+    def margin_ratio(self, requirement: float, margin_balance: float) -> float:
+        """Return the venue's displayed margin ratio of a pool (fraction)."""
         ...
 
     def with_brackets(self, brackets: Mapping[str, tuple[Bracket, ...]]) -> Self:
@@ -63,6 +165,16 @@ def read_package_json(filename: str) -> Any:
     return json.loads(text)
 
 
+def sources_of(params: Mapping[str, Any], extra: Mapping[str, Sourced] | None = None) -> Mapping[str, Sourced]:
+    """Return ``{rule: Sourced}`` for every entry of a params file that carries ``source`` and ``as_of``."""
+    found = {
+        key: Sourced(str(value["source"]), str(value["as_of"]))
+        for key, value in params.items()
+        if isinstance(value, Mapping) and "source" in value and "as_of" in value
+    }
+    return MappingProxyType({**(extra or {}), **found})
+
+
 def risk_ratio(maintenance_margin: float, margin_balance: float) -> float:
     """Return maintenance margin / margin balance (fraction): 0 when safe, 1 at liquidation.
 
@@ -74,3 +186,147 @@ def risk_ratio(maintenance_margin: float, margin_balance: float) -> float:
     if margin_balance <= 0:
         return math.inf
     return maintenance_margin / margin_balance
+
+
+def health_ratio(requirement: float, margin_balance: float) -> float:
+    """Return margin balance / requirement (fraction): large when safe, 1 at liquidation (OKX's sense).
+
+    +inf when nothing is required; 0 when the margin balance is <= 0.
+    """
+    if requirement <= 0:
+        return math.inf
+    return max(0.0, margin_balance) / requirement
+
+
+def validate_maint_amounts(symbol: str, brackets: tuple[Bracket, ...], *, rel_tol: float = 1e-9) -> None:
+    """Raise ValueError unless each bracket's maintenance amount follows the deduction recursion.
+
+    ``cum_1 = 0`` and ``cum_n = floor_n x (mmr_n - mmr_(n-1)) + cum_(n-1)``, which makes maintenance margin
+    continuous in notional (Binance 'How to Calculate Liquidation Price of COIN-M Futures Contracts';
+    Bybit 'Margin Parameters'; Hyperliquid 'Margin tiers').
+    """
+    expected = 0.0
+    previous_rate = brackets[0].mm_rate
+    for index, bracket in enumerate(brackets):
+        expected += bracket.floor * (bracket.mm_rate - previous_rate)
+        previous_rate = bracket.mm_rate
+        if not math.isclose(bracket.maint_amount, expected, rel_tol=rel_tol, abs_tol=1e-6):
+            raise ValueError(
+                f"{symbol} bracket {index + 1}: maintenance amount {bracket.maint_amount} != {expected} "
+                "from the recursion"
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TieredRules:
+    """Rules of a venue whose brackets are by notional at the mark, with a maintenance amount (deduction).
+
+    ``leverage_step``: 1 for integer leverage (Binance, Hyperliquid), a smaller step where the venue
+    allows fractions (Bybit 0.01), None for any real leverage >= 1.
+    """
+
+    venue: str
+    settle: str
+    instruments: Mapping[str, Instrument]
+    maker_rate: float
+    taker_rate: float
+    funding_interval_hours: float
+    leverage_step: float | None
+    hedge_mode: bool
+    liquidation: LiquidationPolicy
+    sources: Mapping[str, Sourced]
+    notes: tuple[str, ...] = ()
+    ratio_kind: RatioKind = "risk"
+
+    @property
+    def name(self) -> str:
+        """Return the venue's name."""
+        return self.venue
+
+    def with_brackets(self, brackets: Mapping[str, tuple[Bracket, ...]]) -> Self:
+        """Return a copy in which the given symbols use ``brackets`` instead of the shipped tables.
+
+        Used to reproduce worked examples made with older tables (and to pin one bracket).
+        """
+        instruments = dict(self.instruments)
+        for symbol, table in brackets.items():
+            base = instruments.get(symbol) or Instrument(
+                symbol=symbol,
+                venue=self.name,
+                base=symbol.removesuffix(self.settle).split("-")[0],
+                quote=self.settle,
+                brackets=table,
+            )
+            instruments[symbol] = replace(base, brackets=table)
+        return replace(self, instruments=MappingProxyType(instruments))
+
+    def symbols(self) -> tuple[str, ...]:
+        """Return every listed symbol, sorted."""
+        return tuple(sorted(self.instruments))
+
+    def instrument(self, symbol: str, *, field: str = "symbol") -> Instrument:
+        """Return the instrument of ``symbol``; raise UnknownSymbolError (with near matches) otherwise."""
+        try:
+            return self.instruments[symbol]
+        except (KeyError, TypeError):
+            raise UnknownSymbolError(field, symbol, self.name, self.instruments) from None
+
+    def fee_rate(self, liquidity: Liquidity) -> float:
+        """Return the regular-user fee rate (fraction of fill notional) for a maker or taker fill."""
+        return self.maker_rate if liquidity == "maker" else self.taker_rate
+
+    def leverage_cap(self, instrument: Instrument, notional: float) -> float:
+        """Return the highest leverage allowed for a position of ``notional`` (quote) in ``instrument``."""
+        return instrument.bracket_for(notional).max_leverage
+
+    def check_leverage(self, symbol: str, leverage: float, notional: float, *, field: str = "leverage") -> None:
+        """Raise LeverageError unless ``leverage`` is allowed for a position of ``notional`` (quote).
+
+        Allowed: from 1 to the cap of the bracket that holds the notional, on the venue's leverage step.
+        """
+        instrument = self.instrument(symbol)
+        cap = self.leverage_cap(instrument, notional)
+        step = self.leverage_step
+        kind = "an integer " if step == 1 else (f"a multiple of {step:g} " if step else "")
+        allowed = f"{kind}1..{cap:g} for {symbol} at notional {notional:,.2f}"
+        if not math.isfinite(leverage) or leverage < 1:
+            raise LeverageError(field, leverage, allowed, detail=f"leverage {leverage!r} is below 1 or not finite")
+        if step and not math.isclose(leverage / step, round(leverage / step), rel_tol=0.0, abs_tol=1e-9):
+            detail = "not an integer" if step == 1 else f"not a multiple of {step:g}"
+            raise LeverageError(field, leverage, allowed, detail=f"leverage {leverage!r} is {detail}")
+        if leverage > cap:
+            raise LeverageError(
+                field, leverage, allowed, detail=f"leverage {leverage:g} above the bracket cap {cap:g} for {symbol}"
+            )
+
+    def check_position(self, position: Position, *, field: str = "") -> None:
+        """Raise InputError when ``position`` is a hedge-mode leg on a venue without hedge mode."""
+        if position.hedged and not self.hedge_mode:
+            raise InputError(
+                f"{field}position_side",
+                position.position_side,
+                "'both' (this venue has no hedge mode)",
+                detail=f"{self.name} has no hedge mode",
+            )
+
+    def requirement_schedule(self, instrument: Instrument, position: Position, pool_size: float) -> tuple[Bracket, ...]:
+        """Return the instrument's brackets: requirement = maintenance margin at the mark notional."""
+        return instrument.brackets
+
+    def maintenance(
+        self, instrument: Instrument, position: Position, mark: float, pool_size: float
+    ) -> tuple[float, Bracket]:
+        """Return ``q x mark x mm_rate - maint_amount`` with the bracket of the mark notional, and that bracket."""
+        value = position.size * mark
+        bracket = instrument.bracket_for(value)
+        return value * bracket.mm_rate - bracket.maint_amount, bracket
+
+    def initial_margin(self, position: Position, mark: float) -> float:
+        """Return ``q x mark / leverage`` (quote currency)."""
+        return position.size * mark / position.leverage
+
+    def margin_ratio(self, requirement: float, margin_balance: float) -> float:
+        """Return the pool's ratio as the venue shows it (fraction; see ``ratio_kind``)."""
+        if self.ratio_kind == "health":
+            return health_ratio(requirement, margin_balance)
+        return risk_ratio(requirement, margin_balance)
