@@ -12,6 +12,7 @@ Schema (money in quote currency, sizes in base units)::
     leverage = 10                     # 1 .. the bracket's cap at the entry notional
     margin_mode = "cross"             # optional, default "cross"; or "isolated"
     isolated_margin = 3000            # isolated only; default entry notional / leverage
+    position_side = "both"            # optional; "long" / "short" for the legs of hedge mode
     [marks]
     BTCUSDT = 61000                   # one mark price per position's symbol
 
@@ -37,7 +38,16 @@ from crossmargin.venues.base import VenueRules
 __all__ = ["Portfolio", "all_cross", "all_isolated", "load_portfolio", "parse_portfolio"]
 
 TOP_KEYS = ("venue", "wallet_balance", "positions", "marks", "name")
-POSITION_KEYS = ("symbol", "side", "size", "entry_price", "leverage", "margin_mode", "isolated_margin")
+POSITION_KEYS = (
+    "symbol",
+    "side",
+    "size",
+    "entry_price",
+    "leverage",
+    "margin_mode",
+    "isolated_margin",
+    "position_side",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +127,9 @@ def _position(raw: object, index: int, rules: VenueRules) -> Position:
         isolated = require_positive(f"{prefix}isolated_margin", raw["isolated_margin"])
     elif mode is MarginMode.ISOLATED:
         isolated = initial_margin(size * entry, leverage)
+    position_side = raw.get("position_side", "both")
     try:
-        return Position(
+        position = Position(
             symbol=symbol,
             side=side,
             size=size,
@@ -126,9 +137,12 @@ def _position(raw: object, index: int, rules: VenueRules) -> Position:
             leverage=leverage,
             mode=mode,
             isolated_margin=isolated,
+            position_side=position_side,
         )
-    except InputError as error:  # pragma: no cover - every field was checked above
+    except InputError as error:  # position_side is the one field not checked above
         raise error.prefixed(prefix) from None
+    rules.check_position(position, field=prefix)
+    return position
 
 
 def parse_portfolio(data: Mapping[str, Any], *, venue: str | None = None) -> Portfolio:
