@@ -105,8 +105,10 @@ class Bracket:
 class Instrument:
     """A linear perpetual contract: its symbol, currencies and leverage brackets (ascending by floor).
 
-    ``contract_size`` is base units per contract (1 for Binance USDⓈ-M); ``tick`` and ``step`` are the
-    price and size increments where the venue's table gives them, else None.
+    ``contract_size`` is base units per contract (1 for Binance USDⓈ-M, 0.01 for OKX's BTC-USDT-SWAP);
+    ``tick`` and ``step`` are the price and size increments where the venue's table gives them, else None.
+    ``tier_basis``: brackets are by notional at the mark (quote currency; Binance, Bybit, Hyperliquid) or
+    by position size (base units; OKX, whose tiers count contracts).
     """
 
     symbol: str
@@ -117,6 +119,11 @@ class Instrument:
     contract_size: float = 1.0
     tick: float | None = None
     step: float | None = None
+    tier_basis: Literal["notional", "size"] = "notional"
+
+    def tier_value(self, size: float, price: float) -> float:
+        """Return what the brackets are keyed by: notional ``size x price`` (quote), or ``size`` (base units)."""
+        return size * price if self.tier_basis == "notional" else size
 
     def __post_init__(self) -> None:
         if not self.brackets:
