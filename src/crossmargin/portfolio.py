@@ -111,7 +111,11 @@ def _position(raw: object, index: int, rules: VenueRules) -> Position:
     entry = require_positive(f"{prefix}entry_price", _require(raw, "entry_price", prefix))
     leverage_value = _require(raw, "leverage", prefix)
     rules.check_leverage(
-        symbol, require_positive(f"{prefix}leverage", leverage_value), size * entry, field=f"{prefix}leverage"
+        symbol,
+        require_positive(f"{prefix}leverage", leverage_value),
+        size=size,
+        price=entry,
+        field=f"{prefix}leverage",
     )
     leverage = leverage_value if isinstance(leverage_value, int) else float(leverage_value)
     mode = MarginMode.parse(f"{prefix}margin_mode", raw.get("margin_mode", "cross"))

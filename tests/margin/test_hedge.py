@@ -22,7 +22,13 @@ FLAT_ETH = (Bracket(floor=0.0, cap=math.inf, mm_rate=0.01, maint_amount=10.0, ma
 def _leg(symbol: str, side: Side, size: float, entry: float, **extra: object) -> Position:
     label = side.label
     return Position(
-        symbol=symbol, side=side, size=size, entry_price=entry, leverage=10, position_side=label, **extra  # type: ignore[arg-type]
+        symbol=symbol,
+        side=side,
+        size=size,
+        entry_price=entry,
+        leverage=10,
+        position_side=label,
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -132,16 +138,15 @@ BTCUSDT = 60500
 
 
 @given(
-    st.floats(0.01, 50.0),
-    st.floats(0.01, 50.0),
-    st.floats(30_000.0, 90_000.0),
-    st.floats(30_000.0, 90_000.0),
+    st.tuples(st.floats(0.01, 50.0), st.floats(0.01, 50.0)),
+    st.tuples(st.floats(30_000.0, 90_000.0), st.floats(30_000.0, 90_000.0)),
     st.floats(0.7, 1.3),
     st.floats(500.0, 2e6),
 )
 def test_ratio_is_one_at_the_hedge_liquidation_price(
-    q_long: float, q_short: float, e_long: float, e_short: float, move: float, wallet: float
+    sizes: tuple[float, float], entries: tuple[float, float], move: float, wallet: float
 ) -> None:
+    (q_long, q_short), (e_long, e_short) = sizes, entries
     rules = BinanceRules.load()
     account = Account(
         venue="binance",

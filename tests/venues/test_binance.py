@@ -119,12 +119,12 @@ def test_unknown_symbol_without_near_match(binance: BinanceRules) -> None:
 )
 def test_check_leverage_refuses(binance: BinanceRules, leverage: float, notional: float, message: str) -> None:
     with pytest.raises(LeverageError, match=message):
-        binance.check_leverage("BTCUSDT", leverage, notional)
+        binance.check_leverage("BTCUSDT", leverage, size=notional / 60_000.0, price=60_000.0)
 
 
 @pytest.mark.parametrize(("leverage", "notional"), [(1, 1e9), (150, 299_999.0), (100, 300_000.0), (75, 1.2e6)])
 def test_check_leverage_allows(binance: BinanceRules, leverage: float, notional: float) -> None:
-    binance.check_leverage("BTCUSDT", leverage, notional)
+    binance.check_leverage("BTCUSDT", leverage, size=notional / 60_000.0, price=60_000.0)
 
 
 def test_with_brackets_replaces_one_symbol_and_keeps_the_rest(binance: BinanceRules) -> None:

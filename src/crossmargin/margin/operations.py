@@ -140,7 +140,7 @@ def open_position(
     rules.instrument(symbol)
     if account.position(symbol) is not None:
         raise RejectedError("position_exists", f"{symbol} already has a position; increase or reduce it instead")
-    rules.check_leverage(symbol, leverage, notional(size, price))
+    rules.check_leverage(symbol, leverage, size=size, price=price)
     margin = _fill_cost(
         account, marks, rules, symbol=symbol, side=side, size=size, price=price, leverage=leverage, mode=mode
     )
@@ -185,7 +185,7 @@ def increase_position(
     require_positive("price", price)
     old = _existing(account, symbol)
     total = old.size + size
-    rules.check_leverage(symbol, old.leverage, notional(total, price))
+    rules.check_leverage(symbol, old.leverage, size=total, price=price)
     margin = _fill_cost(
         account,
         marks,
@@ -336,7 +336,7 @@ def change_leverage(
     """Return the account with the position of ``symbol`` at a new ``leverage`` (see the module docstring)."""
     old = _existing(account, symbol)
     mark = marks.price(symbol)
-    rules.check_leverage(symbol, leverage, notional(old.size, mark))
+    rules.check_leverage(symbol, leverage, size=old.size, price=mark)
     new_position = replace(old, leverage=leverage)
     new_account = _replace_position(account, old, new_position, account.wallet_balance)
     upnl = unrealized_pnl(old.side, old.size, old.entry_price, mark)

@@ -124,8 +124,10 @@ class VenueRules(Protocol):
         """Return the default trading fee rate (fraction of fill notional) for maker or taker fills."""
         ...
 
-    def check_leverage(self, symbol: str, leverage: float, notional: float, *, field: str = "leverage") -> None:
-        """Raise LeverageError when ``leverage`` is not allowed for ``notional`` (quote) of ``symbol``."""
+    def check_leverage(
+        self, symbol: str, leverage: float, *, size: float, price: float, field: str = "leverage"
+    ) -> None:
+        """Raise LeverageError when ``leverage`` is not allowed for ``size`` (base) of ``symbol`` at ``price``."""
         ...
 
     def check_position(self, position: Position, *, field: str = "") -> None:
@@ -275,20 +277,24 @@ class TieredRules:
         """Return the regular-user fee rate (fraction of fill notional) for a maker or taker fill."""
         return self.maker_rate if liquidity == "maker" else self.taker_rate
 
-    def leverage_cap(self, instrument: Instrument, notional: float) -> float:
-        """Return the highest leverage allowed for a position of ``notional`` (quote) in ``instrument``."""
-        return instrument.bracket_for(notional).max_leverage
+    def check_leverage(
+        self, symbol: str, leverage: float, *, size: float, price: float, field: str = "leverage"
+    ) -> None:
+        """Raise LeverageError unless ``leverage`` is allowed for ``size`` (base) of ``symbol`` at ``price`` (quote).
 
-    def check_leverage(self, symbol: str, leverage: float, notional: float, *, field: str = "leverage") -> None:
-        """Raise LeverageError unless ``leverage`` is allowed for a position of ``notional`` (quote).
-
-        Allowed: from 1 to the cap of the bracket that holds the notional, on the venue's leverage step.
+        Allowed: from 1 to the cap of the bracket that holds the position (by notional, or by size where
+        the venue's tiers count contracts), on the venue's leverage step.
         """
         instrument = self.instrument(symbol)
-        cap = self.leverage_cap(instrument, notional)
+        cap = instrument.bracket_for(instrument.tier_value(size, price)).max_leverage
         step = self.leverage_step
         kind = "an integer " if step == 1 else (f"a multiple of {step:g} " if step else "")
-        allowed = f"{kind}1..{cap:g} for {symbol} at notional {notional:,.2f}"
+        where = (
+            f"notional {size * price:,.2f}"
+            if instrument.tier_basis == "notional"
+            else f"size {size:g} {instrument.base}"
+        )
+        allowed = f"{kind}1..{cap:g} for {symbol} at {where}"
         if not math.isfinite(leverage) or leverage < 1:
             raise LeverageError(field, leverage, allowed, detail=f"leverage {leverage!r} is below 1 or not finite")
         if step and not math.isclose(leverage / step, round(leverage / step), rel_tol=0.0, abs_tol=1e-9):
