@@ -45,7 +45,7 @@ class Side(IntEnum):
     SHORT = -1
 
     @property
-    def label(self) -> str:
+    def label(self) -> Literal["long", "short"]:
         """Return 'long' or 'short', the word used in portfolio files and JSON."""
         return "long" if self is Side.LONG else "short"
 

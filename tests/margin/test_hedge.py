@@ -20,14 +20,13 @@ FLAT_ETH = (Bracket(floor=0.0, cap=math.inf, mm_rate=0.01, maint_amount=10.0, ma
 
 
 def _leg(symbol: str, side: Side, size: float, entry: float, **extra: object) -> Position:
-    label = side.label
     return Position(
         symbol=symbol,
         side=side,
         size=size,
         entry_price=entry,
         leverage=10,
-        position_side=label,
+        position_side=side.label,
         **extra,  # type: ignore[arg-type]
     )
 
