@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from crossmargin.margin import evaluate
 from crossmargin.model import Account, Bracket, MarginMode, Marks, Position, Side
 from crossmargin.venues import get_rules
+from crossmargin.venues.base import VenueRules
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -64,24 +66,43 @@ def _build(case: dict[str, Any]) -> tuple[Account, Marks, dict[str, tuple[Bracke
     )
 
 
-@pytest.mark.parametrize("case", _cases("binance"), ids=lambda case: case["id"])
-def test_binance_golden(case: dict[str, Any]) -> None:
+VENUE_FILES = sorted(path.stem for path in GOLDEN.glob("*.json"))
+ALL_CASES = [case for venue in VENUE_FILES for case in _cases(venue)]
+
+
+def _rules_for(case: dict[str, Any], tables: dict[str, tuple[Bracket, ...]]) -> VenueRules:
+    rules = get_rules(case["venue"]).with_brackets(tables)
+    fees = {raw["taker_fee"] for raw in case["positions"] if "taker_fee" in raw}
+    if fees:  # the example states the taker fee it was computed with (OKX's liquidation fee)
+        (taker,) = fees
+        rules = dataclasses.replace(rules, taker_rate=taker)  # type: ignore[type-var]
+    return rules
+
+
+@pytest.mark.parametrize("case", ALL_CASES, ids=lambda case: case["id"])
+def test_golden(case: dict[str, Any]) -> None:
     # Arrange
     account, marks, tables = _build(case)
-    rules = get_rules("binance").with_brackets(tables)
+    rules = _rules_for(case, tables)
     # Act
     risk = evaluate(account, marks, rules)
     # Assert: each published figure, at the precision the source publishes
     by_symbol = {p.symbol: p for p in risk.positions}
+    ratios = {p.symbol: ratio for p, ratio in zip(risk.positions, risk.pool_ratios, strict=True)}
     for figure, expected in case["expect"].items():
         for symbol, value in expected.items():
-            got = getattr(by_symbol[symbol], figure)
+            got = ratios[symbol] if figure == "margin_ratio" else getattr(by_symbol[symbol], figure)
             assert got is not None, f"{case['id']}: no {figure} for {symbol}"
             assert math.isclose(got, value, rel_tol=case.get("rel_tol", 0.0), abs_tol=case.get("abs_tol", 0.0)), (
                 f"{case['id']}: {figure} of {symbol} = {got}, published {value}"
             )
 
 
-def test_golden_file_has_the_published_cases() -> None:
-    ids = {case["id"] for case in _cases("binance")}
+def test_golden_files_have_the_published_cases() -> None:
+    ids = {case["id"] for case in ALL_CASES}
     assert {"binance-help-isolated-eth", "binance-help-isolated-btc", "binance-help-cross-two-positions"} <= ids
+    assert {"bybit-help-isolated-long-50x"} <= ids
+    for venue in VENUE_FILES:
+        cases = _cases(venue)
+        assert len(cases) >= 3, venue
+        assert all(case["venue"] == venue and case["source"].strip() for case in cases), venue

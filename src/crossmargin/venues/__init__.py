@@ -7,11 +7,17 @@ from collections.abc import Callable
 from crossmargin.errors import InputError, suggest
 from crossmargin.venues.base import VenueRules
 from crossmargin.venues.binance import BinanceRules
+from crossmargin.venues.bybit import BybitRules
+from crossmargin.venues.okx import OkxRules
 
 __all__ = ["VENUES", "VenueRules", "get_rules"]
 
 #: Venue name -> loader of its rules.
-VENUES: dict[str, Callable[[], VenueRules]] = {"binance": BinanceRules.load}
+VENUES: dict[str, Callable[[], VenueRules]] = {
+    "binance": BinanceRules.load,
+    "bybit": BybitRules.load,
+    "okx": OkxRules.load,
+}
 
 
 def get_rules(name: str, *, field: str = "venue") -> VenueRules:

@@ -1,0 +1,89 @@
+"""Bybit USDT perpetuals (linear): risk-limit tiers, fees, funding, isolated and cross margin, as data.
+
+Tables: ``data/bybit_linear.json`` (risk-limit tiers with Bybit's MM deduction) and
+``data/bybit_linear_params.json`` (fees, funding, leverage step, margin definitions, liquidation
+procedure), each with ``source`` and ``as_of``; the ``notes`` in both files record where sources disagree.
+
+What differs from Binance (the rest is ``TieredRules``):
+
+- Isolated positions follow Bybit's published isolated formula, ``LP = E - s (IM - MM) / q`` with
+  ``IM = q E / L`` and ``MM = q E x MMR - deduction``: both are valued at the **entry** price, and the tier
+  is that of the entry value. Their requirement is therefore a constant (a schedule with rate 0), and the
+  position ratio ``MM / (isolated margin + uPnL)`` reaches 1 exactly at that price.
+- Cross positions (Unified Trading Account) are valued at the mark, like Binance: the account MM rate
+  ``total MM / margin balance`` triggers liquidation at 100 %.
+- Leverage moves in steps of 0.01; liquidation steps down the risk-limit tiers before a take-over.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+
+from crossmargin.model import Bracket, Instrument, MarginMode, Position
+from crossmargin.venues.base import LiquidationPolicy, Sourced, TieredRules, read_package_json, sources_of
+from crossmargin.venues.binance import instrument_from_table
+
+__all__ = ["BybitRules"]
+
+TIERS_FILE = "bybit_linear.json"
+PARAMS_FILE = "bybit_linear_params.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BybitRules(TieredRules):
+    """Rules of Bybit USDT perpetuals. Build it with ``BybitRules.load()``."""
+
+    @classmethod
+    def load(cls) -> BybitRules:
+        """Return the rules from the package data (read once, then cached)."""
+        return _load()
+
+    def _entry_maintenance(self, instrument: Instrument, position: Position) -> tuple[float, Bracket]:
+        value = position.entry_notional
+        bracket = instrument.bracket_for(value)
+        return value * bracket.mm_rate - bracket.maint_amount, bracket
+
+    def requirement_schedule(self, instrument: Instrument, position: Position, pool_size: float) -> tuple[Bracket, ...]:
+        """Return the mark-valued brackets for cross; a constant (MM at entry value) for isolated."""
+        if position.mode is MarginMode.CROSS:
+            return instrument.brackets
+        mm, bracket = self._entry_maintenance(instrument, position)
+        return (Bracket(floor=0.0, cap=math.inf, mm_rate=0.0, maint_amount=-mm, max_leverage=bracket.max_leverage),)
+
+    def maintenance(
+        self, instrument: Instrument, position: Position, mark: float, pool_size: float
+    ) -> tuple[float, Bracket]:
+        """Return MM at the entry value for isolated positions, at the mark value for cross ones."""
+        if position.mode is MarginMode.CROSS:
+            return TieredRules.maintenance(self, instrument, position, mark, pool_size)
+        return self._entry_maintenance(instrument, position)
+
+    def initial_margin(self, position: Position, mark: float) -> float:
+        """Return ``q E / L`` for isolated positions (Bybit's position margin), ``q M / L`` for cross."""
+        if position.mode is MarginMode.CROSS:
+            return TieredRules.initial_margin(self, position, mark)
+        return position.entry_notional / position.leverage
+
+
+@lru_cache(maxsize=1)
+def _load() -> BybitRules:
+    table = read_package_json(TIERS_FILE)
+    params = read_package_json(PARAMS_FILE)
+    instruments = {symbol: instrument_from_table("bybit", symbol, entry) for symbol, entry in table["symbols"].items()}
+    leverage = params["leverage"]
+    return BybitRules(
+        venue="bybit",
+        settle="USDT",
+        instruments=MappingProxyType(instruments),
+        maker_rate=float(params["fees"]["maker_rate"]),
+        taker_rate=float(params["fees"]["taker_rate"]),
+        funding_interval_hours=float(params["funding"]["interval_hours"]),
+        leverage_step=None if leverage.get("step") is None else float(leverage["step"]),
+        hedge_mode=True,
+        liquidation=LiquidationPolicy(style="tier_step_down"),
+        sources=sources_of(params, {"tiers": Sourced(table["source"], table["as_of"])}),
+        notes=(*table.get("notes", ()), *params.get("notes", ())),
+    )

@@ -1,0 +1,118 @@
+"""OKX USDT-margined perpetual swaps: position tiers by contract count, fees, funding, margin ratio, as data.
+
+Tables: ``data/okx_swap.json`` (position tiers per swap: contracts, MMR, IMR, max leverage, with the
+contract value) and ``data/okx_swap_params.json`` (fees, funding, leverage step, margin-ratio definition,
+liquidation fee, liquidation procedure, tier aggregation), each with ``source`` and ``as_of``; the
+``notes`` record where sources disagree and which vintage each table is.
+
+What differs from Binance (the rest is ``TieredRules``):
+
+- Tiers count **contracts**, converted here to base units (``contracts x contract value``): the
+  instrument's ``tier_basis`` is 'size'. The tier's rate applies to the whole position, with no
+  deduction, so maintenance margin ``q x mark x MMR`` jumps at a tier bound and does not move tier with
+  price. Cross sums both directions of one swap to find the tier; isolated tiers each position alone.
+- The requirement adds the liquidation fee, ``q x mark x taker rate``; the margin ratio is OKX's
+  health ratio ``margin balance / (MM + liquidation fee)``, liquidated at <= 100 %.
+- A size beyond the last shipped tier is refused: the engine never extrapolates an incomplete table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
+
+from crossmargin.errors import InputError
+from crossmargin.model import Bracket, Instrument, Position
+from crossmargin.venues.base import LiquidationPolicy, Sourced, TieredRules, read_package_json, sources_of
+
+__all__ = ["OkxRules"]
+
+TIERS_FILE = "okx_swap.json"
+PARAMS_FILE = "okx_swap_params.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OkxRules(TieredRules):
+    """Rules of OKX USDT-margined swaps. Build it with ``OkxRules.load()``."""
+
+    @classmethod
+    def load(cls) -> OkxRules:
+        """Return the rules from the package data (read once, then cached)."""
+        return _load()
+
+    def _tier(self, instrument: Instrument, pool_size: float) -> Bracket:
+        last = instrument.brackets[-1]
+        if pool_size >= last.cap:
+            raise InputError(
+                "size",
+                pool_size,
+                f"below {last.cap:g} {instrument.base} for {instrument.symbol} (the shipped tier table ends there)",
+                detail=f"{pool_size:g} {instrument.base} is beyond the last tier of {instrument.symbol}",
+            )
+        return instrument.bracket_for(pool_size)
+
+    def requirement_schedule(self, instrument: Instrument, position: Position, pool_size: float) -> tuple[Bracket, ...]:
+        """Return one bracket: the tier's MMR plus the taker rate (liquidation fee), on the whole notional."""
+        tier = self._tier(instrument, pool_size)
+        return (
+            Bracket(
+                floor=0.0,
+                cap=math.inf,
+                mm_rate=tier.mm_rate + self.taker_rate,
+                maint_amount=0.0,
+                max_leverage=tier.max_leverage,
+            ),
+        )
+
+    def maintenance(
+        self, instrument: Instrument, position: Position, mark: float, pool_size: float
+    ) -> tuple[float, Bracket]:
+        """Return ``q x mark x MMR`` with the tier of the pool's size of this swap, and that tier."""
+        tier = self._tier(instrument, pool_size)
+        return position.size * mark * tier.mm_rate, tier
+
+
+def _instrument(symbol: str, entry: Mapping[str, Any]) -> Instrument:
+    value = float(entry["contract_value"])
+    brackets = []
+    floor = 0.0
+    for _, max_contracts, mm_rate, _, max_leverage in entry["tiers"]:
+        cap = float(max_contracts) * value
+        brackets.append(Bracket(floor=floor, cap=cap, mm_rate=mm_rate, maint_amount=0.0, max_leverage=max_leverage))
+        floor = cap
+    return Instrument(
+        symbol=symbol,
+        venue="okx",
+        base=entry["base"],
+        quote=entry["quote"],
+        brackets=tuple(brackets),
+        contract_size=value,
+        step=value,
+        tier_basis="size",
+    )
+
+
+@lru_cache(maxsize=1)
+def _load() -> OkxRules:
+    table = read_package_json(TIERS_FILE)
+    params = read_package_json(PARAMS_FILE)
+    leverage = params["leverage"]
+    taker = float(params["fees"]["taker_rate"])
+    return OkxRules(
+        venue="okx",
+        settle="USDT",
+        instruments=MappingProxyType({symbol: _instrument(symbol, e) for symbol, e in table["symbols"].items()}),
+        maker_rate=float(params["fees"]["maker_rate"]),
+        taker_rate=taker,
+        funding_interval_hours=float(params["funding"]["interval_hours"]),
+        leverage_step=None if leverage.get("step") is None else float(leverage["step"]),
+        hedge_mode=True,
+        liquidation=LiquidationPolicy(style="two_tiers_down", fee_rate=taker),
+        sources=sources_of(params, {"tiers": Sourced(table["source"], table["as_of"])}),
+        notes=(*table.get("notes", ()), *params.get("notes", ())),
+        ratio_kind="health",
+    )
