@@ -19,6 +19,7 @@ from crossmargin.errors import CrossmarginError
 from crossmargin.margin.account import evaluate, pool_margin_ratio
 from crossmargin.model import AccountRisk
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
+from crossmargin.venues import VENUES, get_rules
 from crossmargin.venues.base import VenueRules
 
 __all__ = ["app", "main"]
@@ -236,6 +237,118 @@ def _print_whole(table: Table) -> None:
     if needed > console.width:
         console = Console(width=needed)
     console.print(table)
+
+
+@app.command()
+def venues(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    symbols: Annotated[bool, typer.Option("--symbols", help="List every symbol of each venue.")] = False,
+) -> None:
+    """List the venues, their rules at a glance, and the symbols whose brackets are shipped."""
+    rules_by_venue = {name: load() for name, load in sorted(VENUES.items())}
+    if as_json:
+        print(json.dumps({name: venue_summary(rules) for name, rules in rules_by_venue.items()}, indent=2))
+        return
+    table = Table(title="Venues", title_justify="left")
+    for column in (
+        "venue",
+        "settle",
+        "symbols",
+        "margin ratio",
+        "liquidation",
+        "hedge mode",
+        "maker",
+        "taker",
+        "funding",
+    ):
+        table.add_column(column, justify="right" if column in ("symbols", "maker", "taker") else "left")
+    for name, rules in rules_by_venue.items():
+        summary = venue_summary(rules)
+        table.add_row(
+            name,
+            rules.settle,
+            str(len(summary["symbols"])),
+            "MM / balance (>= 100 %)" if rules.ratio_kind == "risk" else "balance / (MM + fee) (<= 100 %)",
+            rules.liquidation.style.replace("_", " "),
+            "yes" if rules.hedge_mode else "no",
+            f"{rules.fee_rate('maker') * 100:g}%",
+            f"{rules.fee_rate('taker') * 100:g}%",
+            f"every {summary['funding_interval_hours']:g} h",
+        )
+    _print_whole(table)
+    for name, summary in ((n, venue_summary(r)) for n, r in rules_by_venue.items()):
+        listed = summary["symbols"] if symbols else summary["symbols"][:12]
+        more = "" if symbols or len(summary["symbols"]) <= 12 else f" ... (+{len(summary['symbols']) - 12}, --symbols)"
+        print(f"{name}: {', '.join(listed)}{more}")
+
+
+def venue_summary(rules: VenueRules) -> dict[str, Any]:
+    """Return the ``crossmargin venues --json`` entry of one venue."""
+    return {
+        "settle": rules.settle,
+        "ratio_kind": rules.ratio_kind,
+        "liquidation_style": rules.liquidation.style,
+        "hedge_mode": rules.hedge_mode,
+        "maker_rate": rules.fee_rate("maker"),
+        "taker_rate": rules.fee_rate("taker"),
+        "funding_interval_hours": getattr(rules, "funding_interval_hours", None),
+        "sources": {key: {"source": s.source, "as_of": s.as_of} for key, s in rules.sources.items()},
+        "symbols": list(rules.symbols()),
+    }
+
+
+def bracket_rows(rules: VenueRules, symbol: str) -> list[dict[str, Any]]:
+    """Return the ``crossmargin brackets --json`` rows of ``symbol``: one per tier, in the venue's units."""
+    instrument = rules.instrument(symbol)
+    rows = []
+    for tier, bracket in enumerate(instrument.brackets, start=1):
+        row: dict[str, Any] = {
+            "tier": tier,
+            "floor": bracket.floor,
+            "cap": bracket.cap if math.isfinite(bracket.cap) else None,
+            "max_leverage": bracket.max_leverage,
+            "mm_rate": bracket.mm_rate,
+            "maint_amount": bracket.maint_amount,
+        }
+        if instrument.tier_basis == "size":
+            row["floor_contracts"] = bracket.floor / instrument.contract_size
+            row["cap_contracts"] = bracket.cap / instrument.contract_size if math.isfinite(bracket.cap) else None
+        rows.append(row)
+    return rows
+
+
+@app.command()
+def brackets(
+    symbol: Annotated[str, typer.Argument(help="Symbol as the venue spells it (BTCUSDT, BTC-USDT-SWAP, BTC).")],
+    venue: Annotated[str, typer.Option("--venue", help="Venue whose table to print.")] = "binance",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows instead of a table.")] = False,
+) -> None:
+    """Print the leverage brackets (risk-limit / position / margin tiers) of one symbol."""
+    try:
+        rules = get_rules(venue, field="--venue")
+        rows = bracket_rows(rules, symbol)
+        instrument = rules.instrument(symbol)
+    except CrossmarginError as error:
+        raise _fail(error) from None
+    if as_json:
+        print(
+            json.dumps({"venue": rules.name, "symbol": symbol, "tier_basis": instrument.tier_basis, "brackets": rows})
+        )
+        return
+    unit = f"{instrument.quote} notional" if instrument.tier_basis == "notional" else f"size in {instrument.base}"
+    table = Table(title=f"{symbol} on {rules.name}: brackets by {unit}", title_justify="left")
+    for column in ("tier", "from", "to", "max lev", "MMR", "maint amount"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            str(row["tier"]),
+            f"{row['floor']:,.10g}",
+            "--" if row["cap"] is None else f"{row['cap']:,.10g}",
+            f"{row['max_leverage']:g}x",
+            f"{row['mm_rate'] * 100:.4g}%",
+            f"{row['maint_amount']:,.10g}",
+        )
+    _print_whole(table)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from crossmargin.errors import InputError, suggest
 from crossmargin.venues.base import VenueRules
 from crossmargin.venues.binance import BinanceRules
 from crossmargin.venues.bybit import BybitRules
+from crossmargin.venues.hyperliquid import HyperliquidRules
 from crossmargin.venues.okx import OkxRules
 
 __all__ = ["VENUES", "VenueRules", "get_rules"]
@@ -17,6 +18,7 @@ VENUES: dict[str, Callable[[], VenueRules]] = {
     "binance": BinanceRules.load,
     "bybit": BybitRules.load,
     "okx": OkxRules.load,
+    "hyperliquid": HyperliquidRules.load,
 }
 
 
