@@ -8,9 +8,8 @@ from datetime import date
 
 import pytest
 
-from crossmargin.errors import InputError, LeverageError, UnknownSymbolError
+from crossmargin.errors import LeverageError, UnknownSymbolError
 from crossmargin.model import Bracket
-from crossmargin.venues import VENUES, get_rules
 from crossmargin.venues.base import risk_ratio
 from crossmargin.venues.binance import BinanceRules, validate_maint_amounts
 
@@ -134,15 +133,6 @@ def test_with_brackets_replaces_one_symbol_and_keeps_the_rest(binance: BinanceRu
     assert changed.instrument("NEWUSDT").base == "NEW"
     assert changed.instrument("BTCUSDT") is binance.instrument("BTCUSDT")
     assert binance.instrument("ETHUSDT").brackets != pinned  # the cached rules are untouched
-
-
-def test_get_rules() -> None:
-    assert get_rules("binance") is BinanceRules.load()
-    assert get_rules("Binance").name == "binance"
-    assert set(VENUES) == {"binance"}
-    with pytest.raises(InputError, match="unknown venue 'ftx'") as caught:
-        get_rules("ftx", field="--venue")
-    assert caught.value.field == "--venue"
 
 
 @pytest.mark.parametrize(

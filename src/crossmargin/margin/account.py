@@ -84,16 +84,16 @@ def position_states(account: Account, marks: Marks, rules: VenueRules) -> tuple[
         pool_sizes[(pool, position.symbol)] = pool_sizes.get((pool, position.symbol), 0.0) + position.size
     states = []
     for index, position in enumerate(account.positions):
+        pool = "cross" if position.mode is MarginMode.CROSS else position
+        pool_size = pool_sizes[(pool, position.symbol)]
         try:
             instrument = rules.instrument(position.symbol)
             rules.check_position(position)
             mark = marks.price(position.symbol)
+            mm, bracket = rules.maintenance(instrument, position, mark, pool_size)
+            schedule = rules.requirement_schedule(instrument, position, pool_size)
         except InputError as error:
             raise (error.prefixed(f"positions[{index}].") if not error.field.startswith("marks.") else error) from None
-        pool = "cross" if position.mode is MarginMode.CROSS else position
-        pool_size = pool_sizes[(pool, position.symbol)]
-        mm, bracket = rules.maintenance(instrument, position, mark, pool_size)
-        schedule = rules.requirement_schedule(instrument, position, pool_size)
         states.append(
             PositionState(
                 position=position,
