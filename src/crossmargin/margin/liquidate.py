@@ -157,7 +157,9 @@ def _reduce(
         return _with_position(account, position, None, delta), fill
     new = replace(position, size=new_size)
     if position.isolated_margin is not None:
-        new = replace(new, isolated_margin=max(position.isolated_margin + delta, 1e-12))
+        kept = max(position.isolated_margin + delta, 1e-12)  # a position keeps a (positive) wallet
+        new = replace(new, isolated_margin=kept)
+        delta = kept - position.isolated_margin
     return _with_position(account, position, new, delta), fill
 
 
@@ -277,7 +279,8 @@ def _stepwise(
         position = state.position
         price = _fill_price(position, state.mark, slippage)
         fee_rate = policy.fee_rate_of(position.symbol)
-        target = _target_size(account, marks, rules, pool, state=state, fills=fills)
+        bankrupt = equity <= 0 and policy.style != "partial_slices"  # no reduction can save a bankrupt pool
+        target = None if bankrupt else _target_size(account, marks, rules, pool, state=state, fills=fills)
         if target is None:
             account, event = _take_over(account, states, equity, requirement, pool)
             fills.extend(event.fills)
