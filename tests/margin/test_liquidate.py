@@ -13,6 +13,9 @@ from crossmargin.margin import evaluate
 from crossmargin.margin.liquidate import liquidate, pool_breaches
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.venues.binance import BinanceRules
+from crossmargin.venues.bybit import BybitRules
+from crossmargin.venues.hyperliquid import HyperliquidRules
+from crossmargin.venues.okx import OkxRules
 from tests.strategies import RULES, accounts
 
 BTC_LONG_ISO = Position(
@@ -116,3 +119,104 @@ def test_no_money_is_lost_and_nothing_breaches_after(drawn: tuple[Account, Marks
         assert event.returned + event.insurance_fund == pytest.approx(event.margin_before, rel=1e-9, abs=1e-6)
     assert not liquidate(outcome.account, shocked, RULES).liquidated
     assert outcome.account.wallet_balance >= 0.0
+
+
+def test_bybit_steps_down_a_risk_limit_tier_before_taking_over() -> None:
+    rules = BybitRules.load()
+    # 45 BTC at 60,000 = 2.7M entry value: tier 3 (2.6M-3.2M, MMR 0.63 %, deduction 3,020): MM 13,990.
+    position = Position(
+        symbol="BTCUSDT",
+        side=Side.LONG,
+        size=45.0,
+        entry_price=60_000.0,
+        leverage=20,
+        mode=MarginMode.ISOLATED,
+        isolated_margin=150_000.0,
+    )
+    account = Account(venue="bybit", wallet_balance=150_000.0, positions=(position,))
+    liq = evaluate(account, Marks({"BTCUSDT": 60_000.0}), rules).positions[0].liquidation_price
+    # Bybit's isolated formula: LP = E - (IM - MM) / q with both at entry value
+    assert liq == pytest.approx(60_000.0 - (150_000.0 - (2_700_000.0 * 0.0063 - 3_020.0)) / 45.0)
+    assert liq is not None
+    outcome = liquidate(account, Marks({"BTCUSDT": liq - 1.0}), rules)
+    (event,) = outcome.events
+    (fill,) = event.fills
+    # Reduced, at the mark, to the top of tier 2 (2.6M entry value): the rest meets tier 2's MM.
+    assert fill.kind == "reduce"
+    assert fill.size == pytest.approx(45.0 - 2_600_000.0 / 60_000.0, rel=1e-9)
+    (left,) = outcome.account.positions
+    assert left.size * left.entry_price == pytest.approx(2_600_000.0, rel=1e-9)
+    assert not liquidate(outcome.account, Marks({"BTCUSDT": liq - 1.0}), rules).liquidated
+
+
+def test_bybit_lowest_tier_is_taken_over_at_bankruptcy() -> None:
+    rules = BybitRules.load()
+    position = Position(
+        symbol="BTCUSDT",
+        side=Side.LONG,
+        size=1.0,
+        entry_price=20_000.0,
+        leverage=50,
+        mode=MarginMode.ISOLATED,
+        isolated_margin=400.0,
+    )
+    account = Account(venue="bybit", wallet_balance=1_000.0, positions=(position,))
+    outcome = liquidate(account, Marks({"BTCUSDT": 19_690.0}), rules)  # past the 19,700 liquidation price
+    (event,) = outcome.events
+    assert [f.kind for f in event.fills] == ["takeover"]
+    assert event.returned == 0.0
+    assert event.insurance_fund == pytest.approx(400.0 - 310.0)  # the margin left at the trigger
+    assert outcome.account.wallet_balance == pytest.approx(600.0)  # the isolated wallet is lost, the rest kept
+
+
+def test_okx_reduces_two_tiers_at_a_time_with_the_liquidation_fee() -> None:
+    rules = OkxRules.load()
+    # 5,000 SOL (contracts of 1 SOL) is tier 4 of SOL-USDT-SWAP (4,000-8,000, MMR 2.5 %).
+    position = Position(
+        symbol="SOL-USDT-SWAP",
+        side=Side.LONG,
+        size=5_000.0,
+        entry_price=150.0,
+        leverage=10,
+        mode=MarginMode.ISOLATED,
+        isolated_margin=75_000.0,
+    )
+    account = Account(venue="okx", wallet_balance=75_000.0, positions=(position,))
+    liq = evaluate(account, Marks({"SOL-USDT-SWAP": 150.0}), rules).positions[0].liquidation_price
+    assert liq is not None
+    mark = liq * (1 - 1e-4)
+    outcome = liquidate(account, Marks({"SOL-USDT-SWAP": mark}), rules)
+    (event,) = outcome.events
+    first = event.fills[0]
+    assert first.kind == "reduce"
+    assert 5_000.0 - first.size == pytest.approx(1_000.0, rel=1e-9)  # down to the top of tier 2
+    assert first.fee == pytest.approx(first.size * mark * rules.taker_rate, rel=1e-12)
+    assert not liquidate(outcome.account, Marks({"SOL-USDT-SWAP": mark}), rules).liquidated
+
+
+def test_hyperliquid_slices_a_large_position_then_stops_when_healthy() -> None:
+    rules = HyperliquidRules.load()
+    position = Position(symbol="BTC", side=Side.LONG, size=5.0, entry_price=100_000.0, leverage=20)
+    account = Account(venue="hyperliquid", wallet_balance=30_000.0, positions=(position,))
+    liq = evaluate(account, Marks({"BTC": 100_000.0}), rules).positions[0].liquidation_price
+    assert liq is not None
+    outcome = liquidate(account, Marks({"BTC": liq * (1 - 1e-6)}), rules)
+    (event,) = outcome.events
+    (fill,) = event.fills
+    assert (fill.kind, fill.fee) == ("reduce", 0.0)
+    assert fill.size == pytest.approx(1.0)  # 20 % of a position above 100,000 USDC
+    assert outcome.account.positions[0].size == pytest.approx(4.0)
+    assert event.returned > 0.0  # what is left stays with the trader
+
+
+def test_hyperliquid_backstop_takes_a_pool_below_two_thirds_of_its_requirement() -> None:
+    rules = HyperliquidRules.load()
+    position = Position(symbol="BTC", side=Side.LONG, size=5.0, entry_price=100_000.0, leverage=20)
+    account = Account(venue="hyperliquid", wallet_balance=30_000.0, positions=(position,))
+    # At 94,500 the equity is 2,500 against MM 5,906: below 2/3 of it.
+    outcome = liquidate(account, Marks({"BTC": 94_500.0}), rules)
+    (event,) = outcome.events
+    assert [f.kind for f in event.fills] == ["takeover"]
+    assert event.returned == 0.0
+    assert event.insurance_fund == pytest.approx(2_500.0)
+    assert outcome.account.wallet_balance == 0.0

@@ -246,15 +246,16 @@ def _close_all(
 
 
 def _tier_index(state: PositionState) -> int:
-    value = state.instrument.tier_value(state.position.size, state.mark)
-    brackets = state.instrument.brackets
-    return next((i for i, b in enumerate(brackets) if value < b.cap), len(brackets) - 1)
+    """Return the index of the position's bracket (the venue's tier) in its instrument's table."""
+    return state.instrument.brackets.index(state.bracket)
 
 
-def _size_at_top_of(state: PositionState, tier: int) -> float:
-    """Return the largest size inside bracket ``tier`` (just below its cap) at the state's mark."""
+def _size_at_top_of(state: PositionState, tier: int, rules: VenueRules) -> float:
+    """Return the largest size (base) inside bracket ``tier``, just below its cap."""
     cap = state.instrument.brackets[tier].cap * (1 - 1e-12)
-    return cap / state.mark if state.instrument.tier_basis == "notional" else cap
+    if state.instrument.tier_basis == "size":
+        return cap
+    return cap / rules.tier_price(state.position, state.mark)
 
 
 def _stepwise(
@@ -321,10 +322,10 @@ def _target_size(
         return 0.0
     tier = _tier_index(state)
     if policy.style == "two_tiers_down":
-        return _size_at_top_of(state, tier - 2) if tier >= 2 else None
+        return _size_at_top_of(state, tier - 2, rules) if tier >= 2 else None
     # tier_step_down: the highest lower tier whose size restores the pool
     for lower in range(tier - 1, -1, -1):
-        size = min(position.size, _size_at_top_of(state, lower))
+        size = min(position.size, _size_at_top_of(state, lower, rules))
         trial, _ = _reduce(
             account, position, size, price=state.mark, fee_rate=policy.fee_rate_of(position.symbol), kind="reduce"
         )

@@ -148,6 +148,10 @@ class VenueRules(Protocol):
         """Return the maintenance margin (quote) the venue shows for ``position`` at ``mark``, and its bracket."""
         ...
 
+    def tier_price(self, position: Position, mark: float) -> float:
+        """Return the price at which ``position`` is valued to find its bracket (mark; Bybit isolated: entry)."""
+        ...
+
     def initial_margin(self, position: Position, mark: float) -> float:
         """Return the initial margin (quote) of ``position`` at ``mark``."""
         ...
@@ -319,11 +323,15 @@ class TieredRules:
         """Return the instrument's brackets: requirement = maintenance margin at the mark notional."""
         return instrument.brackets
 
+    def tier_price(self, position: Position, mark: float) -> float:
+        """Return the price at which the position is valued to find its bracket: the mark."""
+        return mark
+
     def maintenance(
         self, instrument: Instrument, position: Position, mark: float, pool_size: float
     ) -> tuple[float, Bracket]:
-        """Return ``q x mark x mm_rate - maint_amount`` with the bracket of the mark notional, and that bracket."""
-        value = position.size * mark
+        """Return ``value x mm_rate - maint_amount``, value = size x ``tier_price``, and the bracket of that value."""
+        value = position.size * self.tier_price(position, mark)
         bracket = instrument.bracket_for(value)
         return value * bracket.mm_rate - bracket.maint_amount, bracket
 

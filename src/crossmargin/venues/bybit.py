@@ -41,25 +41,16 @@ class BybitRules(TieredRules):
         """Return the rules from the package data (read once, then cached)."""
         return _load()
 
-    def _entry_maintenance(self, instrument: Instrument, position: Position) -> tuple[float, Bracket]:
-        value = position.entry_notional
-        bracket = instrument.bracket_for(value)
-        return value * bracket.mm_rate - bracket.maint_amount, bracket
+    def tier_price(self, position: Position, mark: float) -> float:
+        """Return the entry price for isolated positions (Bybit's isolated formula), the mark for cross ones."""
+        return mark if position.mode is MarginMode.CROSS else position.entry_price
 
     def requirement_schedule(self, instrument: Instrument, position: Position, pool_size: float) -> tuple[Bracket, ...]:
         """Return the mark-valued brackets for cross; a constant (MM at entry value) for isolated."""
         if position.mode is MarginMode.CROSS:
             return instrument.brackets
-        mm, bracket = self._entry_maintenance(instrument, position)
+        mm, bracket = self.maintenance(instrument, position, position.entry_price, pool_size)
         return (Bracket(floor=0.0, cap=math.inf, mm_rate=0.0, maint_amount=-mm, max_leverage=bracket.max_leverage),)
-
-    def maintenance(
-        self, instrument: Instrument, position: Position, mark: float, pool_size: float
-    ) -> tuple[float, Bracket]:
-        """Return MM at the entry value for isolated positions, at the mark value for cross ones."""
-        if position.mode is MarginMode.CROSS:
-            return TieredRules.maintenance(self, instrument, position, mark, pool_size)
-        return self._entry_maintenance(instrument, position)
 
     def initial_margin(self, position: Position, mark: float) -> float:
         """Return ``q E / L`` for isolated positions (Bybit's position margin), ``q M / L`` for cross."""
