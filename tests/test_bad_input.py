@@ -195,3 +195,76 @@ def test_nan_never_reaches_output(tmp_path: Path) -> None:
     code, stdout, _ = _run(tmp_path, _swap("BTCUSDT = 61000", "BTCUSDT = nan"), "--json")
     assert code == 2
     assert "NaN" not in stdout
+
+
+PER_VENUE = {
+    # venue: (valid symbol, entry price, the venue's leverage cap for a small position, a symbol it does not list)
+    "bybit": ("BTCUSDT", 60_000, 100, "SOLUSDT"),
+    "okx": ("BTC-USDT-SWAP", 60_000, 100, "BTCUSDT"),
+    "hyperliquid": ("BTC", 60_000, 40, "BTCUSDT"),
+}
+
+
+def _venue_file(venue: str, **overrides: object) -> str:
+    symbol, entry, _, _ = PER_VENUE[venue]
+    values: dict[str, object] = {"symbol": symbol, "leverage": 10, "size": 0.5, "extra": ""} | overrides
+    return f"""venue = "{venue}"
+wallet_balance = 10000
+[[positions]]
+symbol = "{values["symbol"]}"
+side = "long"
+size = {values["size"]}
+entry_price = {entry}
+leverage = {values["leverage"]}
+{values["extra"]}
+[marks]
+{values["symbol"]} = {entry}
+"""
+
+
+@pytest.mark.parametrize("venue", sorted(PER_VENUE))
+def test_each_venue_accepts_its_own_symbol(tmp_path: Path, venue: str) -> None:
+    code, _, stderr = _run(tmp_path, _venue_file(venue), "--json")
+    assert code == 0, stderr
+
+
+@pytest.mark.parametrize("venue", sorted(PER_VENUE))
+def test_symbol_not_listed_on_that_venue(tmp_path: Path, venue: str) -> None:
+    foreign = PER_VENUE[venue][3]
+    code, stdout, stderr = _run(tmp_path, _venue_file(venue, symbol=foreign))
+    _assert_one_line_error(code, stdout, stderr, "positions[0].symbol:", f"unknown symbol {foreign!r} on {venue}")
+    assert "did you mean" in stderr or "allowed: BTCUSDT, ETHUSDT" in stderr  # a near match, or the short list
+
+
+@pytest.mark.parametrize("venue", sorted(PER_VENUE))
+def test_leverage_above_that_venues_cap(tmp_path: Path, venue: str) -> None:
+    cap = PER_VENUE[venue][2]
+    _assert_one_line_error(
+        *_run(tmp_path, _venue_file(venue, leverage=cap + 1)), "positions[0].leverage:", f"1..{cap} for"
+    )
+
+
+def test_venue_option_switches_the_symbol_table(tmp_path: Path) -> None:
+    # The Binance case study names BTCUSDT; on OKX that symbol is BTC-USDT-SWAP.
+    _assert_one_line_error(*_run(tmp_path, VALID, "--venue", "okx"), "positions[0].symbol:", "BTC-USDT-SWAP")
+
+
+def test_bybit_leverage_step(tmp_path: Path) -> None:
+    _assert_one_line_error(
+        *_run(tmp_path, _venue_file("bybit", leverage=10.005)), "positions[0].leverage:", "multiple of 0.01"
+    )
+
+
+def test_hedge_leg_on_a_venue_without_hedge_mode(tmp_path: Path) -> None:
+    text = _venue_file("hyperliquid", extra='position_side = "long"')
+    _assert_one_line_error(*_run(tmp_path, text), "positions[0].position_side:", "no hedge mode")
+
+
+def test_position_side_against_side(tmp_path: Path) -> None:
+    text = _venue_file("okx", extra='position_side = "short"')
+    _assert_one_line_error(*_run(tmp_path, text), "positions[0].position_side:", "does not match side")
+
+
+def test_okx_size_beyond_the_shipped_tiers(tmp_path: Path) -> None:
+    # BTC-USDT-SWAP: only tier 1 (1,000 contracts = 10 BTC) is shipped; the engine never extrapolates.
+    _assert_one_line_error(*_run(tmp_path, _venue_file("okx", size=12, leverage=5)), "positions[0]", "BTC-USDT-SWAP")

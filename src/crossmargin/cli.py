@@ -125,10 +125,10 @@ def _positions_table(risk: AccountRisk, rules: VenueRules, title: str) -> Table:
     return table
 
 
-def _account_table(risks: dict[str, AccountRisk]) -> Table:
-    table = Table(
-        title="Account (USDT)" if len(risks) == 1 else "Account (USDT): cross vs isolated", title_justify="left"
-    )
+def _account_table(risks: dict[str, AccountRisk], rules: VenueRules) -> Table:
+    settle = rules.settle
+    title = f"Account ({settle})" if len(risks) == 1 else f"Account ({settle}): cross vs isolated"
+    table = Table(title=title, title_justify="left")
     table.add_column("")
     for name in risks:
         table.add_column(name, justify="right")
@@ -143,7 +143,7 @@ def _account_table(risks: dict[str, AccountRisk]) -> Table:
     for label, key in money_rows:
         table.add_row(label, *(_money(getattr(risk.account, key)) for risk in risks.values()))
     table.add_row(
-        "cross margin ratio",
+        "cross margin ratio (liquidation at " + (">=" if rules.ratio_kind == "risk" else "<=") + " 100%)",
         *(
             _percent(risk.account.margin_ratio)
             if any(p.isolated_margin is None for p in risk.positions)
@@ -223,7 +223,7 @@ def check(
         _positions_table(risk, loaded.rules, f"Positions ({risk.venue} · {name if compare else portfolio.name})")
         for name, risk in risks.items()
     ]
-    tables.append(_account_table(risks))
+    tables.append(_account_table(risks, loaded.rules))
     if compare:
         tables.append(_comparison_table(risks["cross"], risks["isolated"]))
     for table in tables:

@@ -63,9 +63,12 @@ class UnknownSymbolError(InputError):
     """A symbol the venue does not list; the message suggests near matches."""
 
     def __init__(self, field: str, symbol: str, venue: str, known: Iterable[str]) -> None:
-        hint = suggest(symbol, known)
+        listed = sorted(known)
+        hint = suggest(symbol, listed)
         detail = f"unknown symbol {symbol!r} on {venue}" + (f" (did you mean {hint}?)" if hint else "")
-        super().__init__(field, symbol, f"a symbol listed by {venue}", detail=detail)
+        short = len(listed) <= 12
+        allowed = ", ".join(listed) if short else f"a symbol listed by {venue} (see: crossmargin venues --symbols)"
+        super().__init__(field, symbol, allowed, detail=detail)
 
 
 class LeverageError(InputError):

@@ -228,9 +228,14 @@ class Account:
     venue: str
     wallet_balance: float
     positions: tuple[Position, ...] = ()
+    #: Allow a cross wallet in deficit (below zero), carried by the unrealised profit of other cross
+    #: positions. Only a liquidation in progress produces such an account; input never may.
+    cross_deficit_allowed: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        require_positive("wallet_balance", self.wallet_balance, allow_zero=True)
+        require_finite("wallet_balance", self.wallet_balance)
+        if not self.cross_deficit_allowed:
+            require_positive("wallet_balance", self.wallet_balance, allow_zero=True)
         seen: dict[str, set[str]] = {}
         for index, position in enumerate(self.positions):
             sides = seen.setdefault(position.symbol, set())
@@ -244,7 +249,7 @@ class Account:
                 )
             sides.add(position.position_side)
         isolated = self.isolated_wallet_total
-        if isolated > self.wallet_balance * (1 + 1e-12):
+        if not self.cross_deficit_allowed and isolated > self.wallet_balance * (1 + 1e-12):
             raise InputError(
                 "wallet_balance",
                 self.wallet_balance,
@@ -259,8 +264,12 @@ class Account:
 
     @property
     def cross_wallet_balance(self) -> float:
-        """Return the cross wallet: whole wallet less the isolated wallets (quote currency, >= 0)."""
-        return max(0.0, self.wallet_balance - self.isolated_wallet_total)
+        """Return the cross wallet: whole wallet less the isolated wallets (quote currency).
+
+        >= 0 (up to roundoff, clamped) unless ``cross_deficit_allowed``.
+        """
+        cross = self.wallet_balance - self.isolated_wallet_total
+        return cross if self.cross_deficit_allowed else max(0.0, cross)
 
     def position(self, symbol: str, position_side: PositionSide = "both") -> Position | None:
         """Return the open position of ``symbol`` (a hedge-mode leg with ``position_side``), or None."""

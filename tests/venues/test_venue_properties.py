@@ -110,4 +110,5 @@ def test_liquidation_loses_no_money_and_leaves_no_breach(venue: str, data: st.Da
         assert event.returned + event.insurance_fund == pytest.approx(event.margin_before, rel=1e-9, abs=1e-6)
         assert all(fill.size > 0 for fill in event.fills)
     assert not liquidate(outcome.account, shocked, rules).liquidated
-    assert outcome.account.wallet_balance >= 0.0
+    # A cross wallet may end in deficit while other cross positions carry it; the margin balance may not.
+    assert evaluate(outcome.account, shocked, rules).account.margin_balance >= -1e-6

@@ -126,11 +126,22 @@ def _fill_price(position: Position, mark: float, slippage: float) -> float:
     return mark * (1 - int(position.side) * slippage)
 
 
+def _settled(account: Account) -> Account:
+    """Return ``account`` marked as a normal account again when its cross wallet is not in deficit."""
+    deficit = account.wallet_balance < account.isolated_wallet_total * (1 + 1e-12) - 1e-9
+    return replace(account, cross_deficit_allowed=deficit) if account.cross_deficit_allowed != deficit else account
+
+
 def _with_position(account: Account, old: Position, new: Position | None, wallet_delta: float) -> Account:
     positions = tuple(p for p in account.positions if p is not old)
     if new is not None:
         positions = tuple(new if p is old else p for p in account.positions)
-    return replace(account, wallet_balance=account.wallet_balance + wallet_delta, positions=positions)
+    return replace(
+        account,
+        wallet_balance=account.wallet_balance + wallet_delta,
+        positions=positions,
+        cross_deficit_allowed=True,  # realised cross losses may run ahead of other positions' profits
+    )
 
 
 def _reduce(
@@ -356,4 +367,4 @@ def liquidate(account: Account, marks: Marks, rules: VenueRules, *, slippage: fl
         else:
             account, event = _stepwise(account, marks, rules, pool, slippage)
         events.append(event)
-    return LiquidationOutcome(account, tuple(events))
+    return LiquidationOutcome(_settled(account), tuple(events))
