@@ -72,8 +72,9 @@ def _assert_contract(payload: dict[str, Any]) -> None:
             "distance_to_liquidation",
         }:
             assert isinstance(position[key], (int, float)), key
-    for value in payload["account"].values():
-        assert isinstance(value, (int, float))
+    for key, value in payload["account"].items():
+        # margin_ratio is null where it is infinite (a bankrupt pool; OKX's health ratio with nothing required)
+        assert isinstance(value, (int, float)) or (key == "margin_ratio" and value is None), key
 
 
 def _by_symbol(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -213,3 +214,71 @@ def test_module_entry_point_error_has_no_traceback(tmp_path: Path) -> None:
     assert completed.returncode == 2
     assert completed.stderr.count("\n") == 1
     assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.parametrize("venue", ["bybit", "okx", "hyperliquid"])
+def test_compare_works_on_every_venue(venue: str) -> None:
+    path = ROOT / "examples" / f"{venue}.toml"
+    payload = _json(str(path), "--compare")
+    for mode in ("cross", "isolated"):
+        _assert_contract(payload[mode])
+        assert payload[mode]["venue"] == venue
+    eth = next(p for p in payload["isolated"]["positions"] if p["symbol"].startswith("ETH"))
+    cross_eth = next(p for p in payload["cross"]["positions"] if p["symbol"].startswith("ETH"))
+    assert eth["distance_to_liquidation"] < cross_eth["distance_to_liquidation"]
+    human = RUNNER.invoke(app, ["check", str(path), "--compare"])
+    assert human.exit_code == 0, human.stderr
+    assert f"Positions ({venue} · cross)" in human.stdout
+
+
+def test_venues_lists_every_venue_with_its_symbols() -> None:
+    result = RUNNER.invoke(app, ["venues", "--json"])
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"binance", "bybit", "okx", "hyperliquid"}
+    assert "BTC-USDT-SWAP" in payload["okx"]["symbols"]
+    assert payload["okx"]["ratio_kind"] == "health"
+    assert payload["hyperliquid"]["funding_interval_hours"] == 1
+    assert payload["hyperliquid"]["hedge_mode"] is False
+    assert all(entry["sources"] for entry in payload.values())
+    human = RUNNER.invoke(app, ["venues"])
+    assert human.exit_code == 0
+    assert "two tiers down" in human.stdout
+    assert "(+" in human.stdout  # Binance's long list is cut without --symbols
+    assert "ZECUSDT" in RUNNER.invoke(app, ["venues", "--symbols"]).stdout
+
+
+def test_brackets_prints_the_table() -> None:
+    result = RUNNER.invoke(app, ["brackets", "BTCUSDT", "--json"])
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)["brackets"]
+    assert len(rows) == 12
+    assert (rows[1]["floor"], rows[1]["cap"], rows[1]["mm_rate"], rows[1]["maint_amount"]) == (
+        300_000.0,
+        800_000.0,
+        0.005,
+        300.0,
+    )
+    okx = json.loads(RUNNER.invoke(app, ["brackets", "ETH-USDT-SWAP", "--venue", "okx", "--json"]).stdout)
+    assert okx["tier_basis"] == "size"
+    assert okx["brackets"][0]["cap_contracts"] == pytest.approx(3_000.0)
+    human = RUNNER.invoke(app, ["brackets", "BTC", "--venue", "hyperliquid"])
+    assert human.exit_code == 0
+    assert "150,000,000" in human.stdout
+    assert "40x" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["brackets", "BTCUSDX"], "did you mean BTCUSDT"),
+        (["brackets", "BTCUSDT", "--venue", "kraken"], "--venue: unknown venue 'kraken'"),
+        (["brackets", "BTCUSDT", "--venue", "okx"], "did you mean BTC-USDT-SWAP"),
+    ],
+)
+def test_brackets_bad_input(args: list[str], fragment: str) -> None:
+    result = RUNNER.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert fragment in result.stderr
+    assert result.stderr.count("\n") == 1
