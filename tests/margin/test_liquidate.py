@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -12,6 +13,7 @@ from crossmargin.errors import InputError
 from crossmargin.margin import evaluate
 from crossmargin.margin.liquidate import liquidate, pool_breaches
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
+from crossmargin.venues.base import LiquidationPolicy
 from crossmargin.venues.binance import BinanceRules
 from crossmargin.venues.bybit import BybitRules
 from crossmargin.venues.hyperliquid import HyperliquidRules
@@ -220,3 +222,58 @@ def test_hyperliquid_backstop_takes_a_pool_below_two_thirds_of_its_requirement()
     assert event.returned == 0.0
     assert event.insurance_fund == pytest.approx(2_500.0)
     assert outcome.account.wallet_balance == 0.0
+
+
+def test_hyperliquid_closes_a_small_position_whole_and_returns_the_rest() -> None:
+    rules = HyperliquidRules.load()
+    position = Position(symbol="ETH", side=Side.SHORT, size=10.0, entry_price=2_000.0, leverage=10)
+    account = Account(venue="hyperliquid", wallet_balance=2_000.0, positions=(position,))
+    liq = evaluate(account, Marks({"ETH": 2_000.0}), rules).positions[0].liquidation_price
+    assert liq is not None
+    mark = liq * (1 + 1e-6)  # 20,000 USDC notional: below the 100,000 partial threshold
+    outcome = liquidate(account, Marks({"ETH": mark}), rules)
+    (event,) = outcome.events
+    (fill,) = event.fills
+    assert (fill.kind, fill.size, fill.fee) == ("close", 10.0, 0.0)
+    # No liquidation fee: the maintenance margin left at the trigger (2 % of 10 x mark) stays with the trader.
+    assert event.returned == pytest.approx(10 * mark / (2 * 25), rel=1e-4)
+    assert outcome.account.positions == ()
+    assert outcome.account.wallet_balance == pytest.approx(event.returned)
+
+
+def test_bybit_steps_down_as_many_tiers_as_needed() -> None:
+    rules = BybitRules.load()
+    # 70 BTC at 60,000 = 4.2M entry value: tier 5 (3.8M-4.4M, MMR 0.71 %, deduction 5,820), MM 23,999.
+    position = Position(
+        symbol="BTCUSDT",
+        side=Side.LONG,
+        size=70.0,
+        entry_price=60_000.0,
+        leverage=20,
+        mode=MarginMode.ISOLATED,
+        isolated_margin=210_000.0,
+    )
+    account = Account(venue="bybit", wallet_balance=210_000.0, positions=(position,))
+    liq = evaluate(account, Marks({"BTCUSDT": 60_000.0}), rules).positions[0].liquidation_price
+    assert liq is not None
+    # 70 below it the equity is 23,999 - 4,900 = 19,099: tier 4's top (3.8M: MM 21,160) is not enough,
+    # tier 3's (3.2M: MM 17,140) is.
+    outcome = liquidate(account, Marks({"BTCUSDT": liq - 70.0}), rules)
+    (event,) = outcome.events
+    (fill,) = event.fills
+    assert fill.kind == "reduce"
+    (left,) = outcome.account.positions
+    left_tier = rules.instrument("BTCUSDT").bracket_for(left.size * left.entry_price)
+    tiers = rules.instrument("BTCUSDT").brackets
+    assert tiers.index(left_tier) < tiers.index(rules.instrument("BTCUSDT").bracket_for(4_200_000.0)) - 1
+    assert left.size * left.entry_price == pytest.approx(3_200_000.0, rel=1e-9)
+    assert not liquidate(outcome.account, Marks({"BTCUSDT": liq - 70.0}), rules).liquidated
+
+
+def test_full_style_without_a_fee_returns_all_that_is_left(binance: BinanceRules) -> None:
+    rules = dataclasses.replace(binance, liquidation=LiquidationPolicy(style="full"))
+    account = Account(venue="binance", wallet_balance=20_000.0, positions=(BTC_LONG_ISO,))
+    outcome = liquidate(account, Marks({"BTCUSDT": 54_100.0}), rules)
+    (event,) = outcome.events
+    assert event.insurance_fund == 0.0
+    assert event.returned == pytest.approx(6_000.0 - 5_900.0)

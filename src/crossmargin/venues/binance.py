@@ -41,11 +41,6 @@ class BinanceRules(TieredRules):
         """Return the rules from the package data (read once, then cached)."""
         return _load()
 
-    @property
-    def integer_leverage(self) -> bool:
-        """Return True: Binance takes integer leverage only."""
-        return self.leverage_step == 1
-
     def clearance_fee_rate(self, symbol: str) -> float:
         """Return the liquidation clearance fee rate of ``symbol`` (fraction of liquidated notional)."""
         return self.liquidation.fee_rate_of(symbol)
