@@ -37,6 +37,7 @@ __all__ = [
     "health_ratio",
     "read_package_json",
     "risk_ratio",
+    "shared_settings",
     "sources_of",
     "validate_maint_amounts",
 ]
@@ -179,6 +180,27 @@ def sources_of(params: Mapping[str, Any], extra: Mapping[str, Sourced] | None = 
         if isinstance(value, Mapping) and "source" in value and "as_of" in value
     }
     return MappingProxyType({**(extra or {}), **found})
+
+
+def shared_settings(table: Mapping[str, Any], params: Mapping[str, Any], tables_key: str) -> dict[str, Any]:
+    """Return the ``TieredRules`` fields every venue reads the same way from its two data files.
+
+    Fees (``fees.maker_rate`` / ``taker_rate``), funding interval, leverage step (``leverage.step``, or 1
+    when ``leverage.integer_only``), the sources of every rule (the table's under ``tables_key``) and the
+    notes of both files.
+    """
+    leverage = params["leverage"]
+    step = leverage.get("step")
+    if step is None and leverage.get("integer_only"):
+        step = 1
+    return {
+        "maker_rate": float(params["fees"]["maker_rate"]),
+        "taker_rate": float(params["fees"]["taker_rate"]),
+        "funding_interval_hours": float(params["funding"]["interval_hours"]),
+        "leverage_step": None if step is None else float(step),
+        "sources": sources_of(params, {tables_key: Sourced(table["source"], table["as_of"])}),
+        "notes": (*table.get("notes", ()), *params.get("notes", ())),
+    }
 
 
 def risk_ratio(maintenance_margin: float, margin_balance: float) -> float:

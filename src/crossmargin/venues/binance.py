@@ -19,10 +19,9 @@ from typing import Any
 from crossmargin.model import Bracket, Instrument
 from crossmargin.venues.base import (
     LiquidationPolicy,
-    Sourced,
     TieredRules,
     read_package_json,
-    sources_of,
+    shared_settings,
     validate_maint_amounts,
 )
 
@@ -68,15 +67,11 @@ def _load() -> BinanceRules:
         venue="binance",
         settle="USDT",
         instruments=MappingProxyType(instruments),
-        maker_rate=float(params["fees"]["maker_rate"]),
-        taker_rate=float(params["fees"]["taker_rate"]),
-        funding_interval_hours=float(params["funding"]["interval_hours"]),
-        leverage_step=1.0 if params["leverage"]["integer_only"] else None,
         hedge_mode=True,
         liquidation=LiquidationPolicy(
             style="full",
             fee_rate=float(clearance["default_rate"]),
             fee_rates=MappingProxyType({k: float(v) for k, v in clearance["rates"].items()}),
         ),
-        sources=sources_of(params, {"brackets": Sourced(table["source"], table["as_of"])}),
+        **shared_settings(table, params, "brackets"),
     )

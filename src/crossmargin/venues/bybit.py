@@ -23,7 +23,7 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from crossmargin.model import Bracket, Instrument, MarginMode, Position
-from crossmargin.venues.base import LiquidationPolicy, Sourced, TieredRules, read_package_json, sources_of
+from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
 from crossmargin.venues.binance import instrument_from_table
 
 __all__ = ["BybitRules"]
@@ -64,17 +64,11 @@ def _load() -> BybitRules:
     table = read_package_json(TIERS_FILE)
     params = read_package_json(PARAMS_FILE)
     instruments = {symbol: instrument_from_table("bybit", symbol, entry) for symbol, entry in table["symbols"].items()}
-    leverage = params["leverage"]
     return BybitRules(
         venue="bybit",
         settle="USDT",
         instruments=MappingProxyType(instruments),
-        maker_rate=float(params["fees"]["maker_rate"]),
-        taker_rate=float(params["fees"]["taker_rate"]),
-        funding_interval_hours=float(params["funding"]["interval_hours"]),
-        leverage_step=None if leverage.get("step") is None else float(leverage["step"]),
         hedge_mode=True,
         liquidation=LiquidationPolicy(style="tier_step_down"),
-        sources=sources_of(params, {"tiers": Sourced(table["source"], table["as_of"])}),
-        notes=(*table.get("notes", ()), *params.get("notes", ())),
+        **shared_settings(table, params, "tiers"),
     )

@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from crossmargin.model import Bracket, Instrument
-from crossmargin.venues.base import LiquidationPolicy, Sourced, TieredRules, read_package_json, sources_of
+from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
 
 __all__ = ["HyperliquidRules", "tier_brackets"]
 
@@ -80,10 +80,6 @@ def _load() -> HyperliquidRules:
         venue="hyperliquid",
         settle="USDC",
         instruments=MappingProxyType({symbol: _instrument(symbol, e) for symbol, e in table["symbols"].items()}),
-        maker_rate=float(params["fees"]["maker_rate"]),
-        taker_rate=float(params["fees"]["taker_rate"]),
-        funding_interval_hours=float(params["funding"]["interval_hours"]),
-        leverage_step=1.0 if params["leverage"]["integer_only"] else None,
         hedge_mode=False,
         liquidation=LiquidationPolicy(
             style="partial_slices",
@@ -91,6 +87,5 @@ def _load() -> HyperliquidRules:
             slice_threshold=float(procedure["partial_above_notional"]),
             backstop_fraction=float(procedure["backstop_below_fraction_of_mm"]),
         ),
-        sources=sources_of(params, {"tiers": Sourced(table["source"], table["as_of"])}),
-        notes=(*table.get("notes", ()), *params.get("notes", ())),
+        **shared_settings(table, params, "tiers"),
     )

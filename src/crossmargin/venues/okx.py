@@ -27,7 +27,7 @@ from typing import Any
 
 from crossmargin.errors import InputError
 from crossmargin.model import Bracket, Instrument, Position
-from crossmargin.venues.base import LiquidationPolicy, Sourced, TieredRules, read_package_json, sources_of
+from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
 
 __all__ = ["OkxRules"]
 
@@ -100,19 +100,13 @@ def _instrument(symbol: str, entry: Mapping[str, Any]) -> Instrument:
 def _load() -> OkxRules:
     table = read_package_json(TIERS_FILE)
     params = read_package_json(PARAMS_FILE)
-    leverage = params["leverage"]
-    taker = float(params["fees"]["taker_rate"])
+    settings = shared_settings(table, params, "tiers")
     return OkxRules(
         venue="okx",
         settle="USDT",
         instruments=MappingProxyType({symbol: _instrument(symbol, e) for symbol, e in table["symbols"].items()}),
-        maker_rate=float(params["fees"]["maker_rate"]),
-        taker_rate=taker,
-        funding_interval_hours=float(params["funding"]["interval_hours"]),
-        leverage_step=None if leverage.get("step") is None else float(leverage["step"]),
         hedge_mode=True,
-        liquidation=LiquidationPolicy(style="two_tiers_down", fee_rate=taker),
-        sources=sources_of(params, {"tiers": Sourced(table["source"], table["as_of"])}),
-        notes=(*table.get("notes", ()), *params.get("notes", ())),
+        liquidation=LiquidationPolicy(style="two_tiers_down", fee_rate=settings["taker_rate"]),
         ratio_kind="health",
+        **settings,
     )
