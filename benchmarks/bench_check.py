@@ -1,16 +1,19 @@
 """Throughput of the reference margin core: ``evaluate`` and ``liquidation_price`` on real-sized accounts.
 
 Run: ``.venv/bin/python benchmarks/bench_check.py`` (prints the work size and the figures). Accounts are the
-case study (``examples/case_study.toml``) and a 20-position cross account on the shipped Binance tables.
+case study (``examples/case_study.toml``, and its Bybit, OKX and Hyperliquid versions) and a 20-position
+cross account on the shipped Binance tables.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from crossmargin.margin.account import evaluate
+from crossmargin.margin.liquidate import liquidate
 from crossmargin.margin.liquidation import liquidation_price
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.portfolio import load_portfolio
@@ -54,6 +57,17 @@ def main() -> None:
     _rate("evaluate(case study: 3 cross positions)", lambda: evaluate(portfolio.account, portfolio.marks, rules), 2_000)
     wide, marks = _wide_account(rules)
     _rate("evaluate(20 cross positions)", lambda: evaluate(wide, marks, rules), 200)
+    for venue in ("bybit", "okx", "hyperliquid"):
+        example = load_portfolio(ROOT / "examples" / f"{venue}.toml")
+        _rate(
+            f"evaluate(examples/{venue}.toml)", partial(evaluate, example.account, example.marks, example.rules), 2_000
+        )
+    crashed = portfolio.marks.with_price("ETHUSDT", 4_500.0)  # past the cross liquidation price of the ETH short
+    _rate(
+        "liquidate(case study at ETH 4,500: full cross liquidation)",
+        lambda: liquidate(portfolio.account, crashed, rules),
+        2_000,
+    )
     btc = rules.instrument("BTCUSDT")
     _rate(
         "liquidation_price(BTCUSDT long 20 @ 60000, cross wallet 100k)",

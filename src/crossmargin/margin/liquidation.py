@@ -64,13 +64,6 @@ class Leg:
     schedule: Sequence[Bracket]
 
 
-def _bracket_at(schedule: Sequence[Bracket], notional: float) -> Bracket:
-    for bracket in schedule:
-        if notional < bracket.cap:
-            return bracket
-    return schedule[-1]
-
-
 def solve_pool_price(legs: Sequence[Leg], base: float, reference: float) -> float | None:
     """Return the price of the legs' symbol at which ``h(P) = 0`` nearest to ``reference``, or None.
 
@@ -81,11 +74,15 @@ def solve_pool_price(legs: Sequence[Leg], base: float, reference: float) -> floa
     breaks = sorted({b.cap / leg.size for leg in legs for b in leg.schedule[:-1] if math.isfinite(b.cap)})
     edges = [0.0, *(x for x in breaks if x > 0), math.inf]
     roots: list[float] = []
+    index = [0] * len(legs)  # each leg's bracket: the probe only rises, so each index only moves up
     for low, high in itertools.pairwise(edges):
         probe = (low + high) / 2 if math.isfinite(high) else 2 * low + 1.0
         constant, slope = base, 0.0
-        for leg in legs:
-            bracket = _bracket_at(leg.schedule, leg.size * probe)
+        for j, leg in enumerate(legs):
+            schedule = leg.schedule
+            while index[j] < len(schedule) - 1 and leg.size * probe >= schedule[index[j]].cap:
+                index[j] += 1
+            bracket = schedule[index[j]]
             sign = int(leg.side)
             constant += bracket.maint_amount - sign * leg.size * leg.entry_price
             slope += sign * leg.size - leg.size * bracket.mm_rate
