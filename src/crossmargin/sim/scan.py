@@ -1,0 +1,120 @@
+"""The backtest's inner loop: scan bars while the book is unchanged, until something must happen.
+
+Between two events (an order, a funding settlement, a strategy call) the positions do not change, so the
+engine only needs, bar by bar: the account's margin balance and margin ratio at the bar's close, and the
+first bar at which (a) a resting order's trigger price is touched by the last-trade range, or (b) some
+margin pool breaches its requirement at the **intrabar worst case**: every pool valued with each symbol at
+the mark extreme that hurts that pool's net exposure in it (a long's mark low, a short's mark high; for a
+cross pool, all its symbols at their adverse extremes at once, which is the most a bar can take from it).
+
+``scan_reference`` is the plain-Python reference, built on ``crossmargin.margin``; ``kernels.scan`` is the
+compiled twin over struct-of-arrays, held equal to it by the tests. Both return a ``ScanResult``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from crossmargin.margin.account import evaluate
+from crossmargin.model import Account, MarginMode, Marks
+from crossmargin.sim.market import FloatArray, MarketData
+from crossmargin.venues.base import VenueRules
+
+__all__ = ["ScanResult", "Trigger", "pool_keys", "risk_view", "scan_reference"]
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A resting order's trigger: fires in the first bar whose last-trade range reaches ``price``.
+
+    ``direction`` +1: fires when the bar's high >= price (a buy stop, a short's stop-loss, a long's
+    take-profit, a sell limit); -1: fires when the low <= price.
+    """
+
+    symbol: str
+    price: float
+    direction: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What a scan of bars ``[start, stop)`` found.
+
+    ``event`` is the first bar with a trigger or a worst-case breach (``stop`` when none); ``equity`` and
+    ``ratio`` hold, for bars ``start .. event - 1``, the margin balance at the mark close (quote) and the
+    highest pool margin ratio at the close, as requirement / margin balance (1 = liquidation; 0 when no
+    position is held).
+    """
+
+    event: int
+    equity: FloatArray
+    ratio: FloatArray
+
+
+def risk_view(rules: VenueRules, ratio: float) -> float:
+    """Return a pool ratio as the venue shows it turned into requirement / margin balance (1 = liquidation)."""
+    if rules.ratio_kind == "risk":
+        return ratio
+    return math.inf if ratio == 0 else 1 / ratio
+
+
+def pool_keys(account: Account) -> list[str]:
+    """Return the pool of each position: 'cross' or 'isolated:i' with i the position's index."""
+    return ["cross" if p.mode is MarginMode.CROSS else f"isolated:{i}" for i, p in enumerate(account.positions)]
+
+
+def _worst_marks(account: Account, market: MarketData, bar: int, pools: Sequence[str], pool: str) -> Marks:
+    """Return marks at bar ``bar`` with each symbol at the extreme adverse to ``pool``'s net exposure in it."""
+    net: dict[str, float] = {}
+    for position, key in zip(account.positions, pools, strict=True):
+        if key == pool:
+            net[position.symbol] = net.get(position.symbol, 0.0) + int(position.side) * position.size
+    prices = {}
+    for position in account.positions:
+        column = market.column(position.symbol)
+        exposure = net.get(position.symbol, 0.0)
+        extreme = market.mark_low if exposure > 0 else market.mark_high if exposure < 0 else market.mark_close
+        prices[position.symbol] = float(extreme[bar, column])
+    return Marks(prices)
+
+
+def _close_marks(account: Account, market: MarketData, bar: int) -> Marks:
+    return Marks({p.symbol: float(market.mark_close[bar, market.column(p.symbol)]) for p in account.positions})
+
+
+def scan_reference(
+    account: Account,
+    rules: VenueRules,
+    market: MarketData,
+    triggers: Sequence[Trigger],
+    start: int,
+    stop: int,
+) -> ScanResult:
+    """Scan bars ``[start, stop)`` with ``account``'s book held (see the module docstring)."""
+    pools = pool_keys(account)
+    distinct = sorted(set(pools))
+    equity = np.zeros(max(stop - start, 0))
+    ratio = np.zeros(max(stop - start, 0))
+    for bar in range(start, stop):
+        for trigger in triggers:
+            column = market.column(trigger.symbol)
+            if (trigger.direction > 0 and market.high[bar, column] >= trigger.price) or (
+                trigger.direction < 0 and market.low[bar, column] <= trigger.price
+            ):
+                return ScanResult(bar, equity[: bar - start], ratio[: bar - start])
+        for pool in distinct:
+            risk = evaluate(account, _worst_marks(account, market, bar, pools, pool), rules)
+            index = pools.index(pool)
+            if risk_view(rules, risk.pool_ratios[index]) >= 1.0:
+                return ScanResult(bar, equity[: bar - start], ratio[: bar - start])
+        if account.positions:
+            at_close = evaluate(account, _close_marks(account, market, bar), rules)
+            equity[bar - start] = at_close.account.margin_balance
+            ratio[bar - start] = max(risk_view(rules, at_close.pool_ratios[pools.index(p)]) for p in distinct)
+        else:
+            equity[bar - start] = account.wallet_balance
+    return ScanResult(stop, equity, ratio)
