@@ -91,6 +91,7 @@ def scan_reference(
     rules: VenueRules,
     market: MarketData,
     triggers: Sequence[Trigger],
+    *,
     start: int,
     stop: int,
 ) -> ScanResult:
