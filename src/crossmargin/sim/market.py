@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from crossmargin.errors import DataError
 
-__all__ = ["FloatArray", "IntArray", "MarketData"]
+__all__ = ["FloatArray", "IntArray", "MarketData", "market_from_frames"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -78,3 +80,87 @@ class MarketData:
             return self.symbols.index(symbol)
         except ValueError:
             raise DataError(f"market data: no bars for {symbol!r} (have {', '.join(self.symbols)})") from None
+
+
+def market_from_frames(
+    trades: Mapping[str, Any],
+    *,
+    interval_ms: int,
+    marks: Mapping[str, Any] | None = None,
+    funding: Mapping[str, Any] | None = None,
+    spot: Mapping[str, Any] | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+) -> MarketData:
+    """Return market data from per-symbol frames (``timestamp`` ms, ``open, high, low, close``), aligned.
+
+    Bars are kept on the timestamps every symbol (and its marks and spot, where given) has, within
+    ``[start_ms, end_ms)``; the result must be one unbroken grid of ``interval_ms``, else DataError names
+    the first gap. Without ``marks`` the last-trade bars stand in for the mark price
+    (``marks_from_trades``). ``funding`` frames have ``timestamp`` and ``funding_rate``.
+    """
+    if not trades:
+        raise DataError("market data: no symbols given")
+    symbols = tuple(trades)
+    frames = [trades[s] for s in symbols]
+    frames += [marks[s] for s in symbols] if marks else []
+    frames += [spot[s] for s in symbols if s in spot] if spot else []
+    common: set[int] | None = None
+    for frame in frames:
+        stamps = set(np.asarray(frame["timestamp"], dtype=np.int64).tolist())
+        common = stamps if common is None else common & stamps
+    grid = np.array(sorted(common or ()), dtype=np.int64)
+    if start_ms is not None:
+        grid = grid[grid >= start_ms]
+    if end_ms is not None:
+        grid = grid[grid < end_ms]
+    if len(grid) == 0:
+        raise DataError("market data: the symbols share no bar in the requested span")
+    gaps = np.flatnonzero(np.diff(grid) != interval_ms)
+    if len(gaps):
+        first = pd.Timestamp(int(grid[gaps[0]]), unit="ms", tz="UTC").isoformat()
+        raise DataError(f"market data: bars missing after {first} ({len(gaps)} gaps in the common span)")
+
+    def block(source: Mapping[str, Any], column: str) -> FloatArray:
+        out = np.empty((len(grid), len(symbols)))
+        for j, symbol in enumerate(symbols):
+            frame = source[symbol].set_index("timestamp")
+            out[:, j] = frame.loc[grid, column].to_numpy(dtype=np.float64)
+        return out
+
+    mark_source = marks or trades
+    spot_close = None
+    if spot and all(s in spot for s in symbols):
+        spot_close = block(spot, "close")
+    elif spot:
+        spot_close = np.stack(
+            [
+                spot[s].set_index("timestamp").loc[grid, "close"].to_numpy(dtype=np.float64)
+                if s in spot
+                else np.full(len(grid), np.nan)
+                for s in symbols
+            ],
+            axis=1,
+        )
+    times: dict[str, IntArray] = {}
+    rates: dict[str, FloatArray] = {}
+    for symbol, frame in (funding or {}).items():
+        times[symbol] = np.asarray(frame["timestamp"], dtype=np.int64)
+        rates[symbol] = np.asarray(frame["funding_rate"], dtype=np.float64)
+    return MarketData(
+        times=grid,
+        symbols=symbols,
+        open=block(trades, "open"),
+        high=block(trades, "high"),
+        low=block(trades, "low"),
+        close=block(trades, "close"),
+        mark_open=block(mark_source, "open"),
+        mark_high=block(mark_source, "high"),
+        mark_low=block(mark_source, "low"),
+        mark_close=block(mark_source, "close"),
+        interval_ms=interval_ms,
+        funding_times=times,
+        funding_rates=rates,
+        spot_close=spot_close,
+        marks_from_trades=marks is None,
+    )
