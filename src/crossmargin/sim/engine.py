@@ -173,7 +173,8 @@ class _Run:
                 result = reduce_position(
                     self.account, self.rules, symbol=order.symbol, size=closing, price=price, liquidity=liquidity
                 )
-                self.record_fill(bar, order, result.event, kind if closing < position.size else "close")
+                label = kind if kind != "market" else ("reduce" if closing < position.size else "close")
+                self.record_fill(bar, order, result.event, label)
                 self.set_account(result.account)
                 size -= closing
                 position = None
