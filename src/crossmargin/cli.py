@@ -6,19 +6,26 @@ import dataclasses
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 import typer
 from rich import box
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from crossmargin.errors import CrossmarginError
+from crossmargin.data.cli import data_app
+from crossmargin.errors import CrossmarginError, InputError
 from crossmargin.margin.account import evaluate, pool_margin_ratio
 from crossmargin.model import AccountRisk
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
+from crossmargin.report.plot import backtest_figure, save_figure
+from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest, sample_market
+from crossmargin.sim.engine import RunConfig
+from crossmargin.sim.result import BacktestResult
 from crossmargin.venues import VENUES, get_rules
 from crossmargin.venues.base import VenueRules
 
@@ -29,6 +36,9 @@ app = typer.Typer(
     no_args_is_help=True,
     help="See what cross and isolated margin do to a perpetual-futures account.",
 )
+
+
+app.add_typer(data_app, name="data")
 
 
 @app.callback()
@@ -349,6 +359,118 @@ def brackets(
             f"{row['maint_amount']:,.10g}",
         )
     _print_whole(table)
+
+
+def _day_ms(text: str | None, field: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(pd.Timestamp(text, tz="UTC").value // 1_000_000)
+    except (ValueError, TypeError):
+        raise InputError(field, text, "a date such as 2026-03-01 (UTC)") from None
+
+
+@app.command()
+def backtest(
+    strategy: Annotated[str, typer.Argument(help="case-study | hedge-pair | basis | scalp")],
+    mode: Annotated[str, typer.Option("--mode", help="cross | isolated | both")] = "both",
+    venue: Annotated[str, typer.Option("--venue", help="Venue rules (the sample bars are Binance's).")] = "binance",
+    wallet: Annotated[float, typer.Option("--wallet", help="Starting wallet (quote currency).")] = 10_000.0,
+    leverage: Annotated[float, typer.Option("--leverage", help="Leverage of every position opened.")] = 5.0,
+    slippage: Annotated[float, typer.Option("--slippage", help="Market-fill slippage (fraction).")] = 0.0002,
+    start: Annotated[str | None, typer.Option("--start", help="First day (UTC), e.g. 2026-03-01.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Day after the last (UTC).")] = None,
+    stop_policy: Annotated[str, typer.Option("--stop-policy", help="Stops beyond liquidation: refuse|warn|off")] = (
+        "refuse"
+    ),
+    leverage_cap: Annotated[float | None, typer.Option("--leverage-cap", help="Max gross notional / equity.")] = None,
+    vol_target: Annotated[float | None, typer.Option("--vol-target", help="Annualised volatility target.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the equity/margin figure as HTML here.")] = None,
+    png: Annotated[bool, typer.Option("--png", help="Also write the figure as PNG (needs Chrome).")] = False,
+    reference: Annotated[bool, typer.Option("--reference", help="Use the plain-Python loop.")] = False,
+) -> None:
+    """Replay a strategy on the shipped real bars under cross and isolated margin, side by side."""
+    try:
+        factory = resolve_strategy(strategy)
+        probe = factory()
+        rules = get_rules(venue, field="--venue")
+        config = RunConfig(
+            wallet=wallet,
+            leverage=leverage,
+            slippage=slippage,
+            stop_policy=stop_policy,  # type: ignore[arg-type]
+            leverage_cap=leverage_cap,
+            vol_target=vol_target,
+        )
+        market = sample_market(
+            probe.symbols,
+            interval="1m" if probe.name == "scalp" else "1h",
+            spot=probe.needs_spot,
+            start_ms=_day_ms(start, "--start"),
+            end_ms=_day_ms(end, "--end"),
+        )
+        result = run_backtest(
+            factory, market, rules, mode=mode, config=config, scanner=None if reference else kernel_scan
+        )
+    except CrossmarginError as error:
+        raise _fail(error) from None
+    notes: list[str] = []
+    if plot is not None:
+        notes = save_figure(backtest_figure(result), plot, png=plot.with_suffix(".png") if png else None)
+    if as_json:
+        print(json.dumps(_jsonable(result.to_json()), indent=2, default=str))
+        return
+    _print_whole(_summary_table(result))
+    for name, run in result.modes.items():
+        if len(run.liquidations):
+            _print_whole(_liquidation_table(name, run.liquidations))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if plot is not None:
+        print(f"figure: {plot}")
+
+
+def _summary_table(result: BacktestResult) -> Table:
+    span = f"{result.start:%Y-%m-%d %H:%M} .. {result.end:%Y-%m-%d %H:%M} UTC"
+    table = Table(title=f"{result.strategy} on {result.venue}, {span}", title_justify="left")
+    table.add_column("")
+    for name in result.modes:
+        table.add_column(name, justify="right")
+    rows: list[tuple[str, str, Callable[[Any], str]]] = [
+        ("final equity", "final_equity", _money),
+        ("return on collateral", "return_on_collateral", _percent),
+        ("max drawdown", "max_drawdown", _percent),
+        ("liquidations", "liquidations", str),
+        ("fees", "fees", _money),
+        ("funding paid", "funding_paid", _money),
+        ("funding received", "funding_received", _money),
+        ("peak margin ratio", "peak_margin_ratio", _percent),
+        ("time above 80 % margin ratio", "time_above_80pct", _percent),
+        ("capital efficiency (avg notional / collateral)", "capital_efficiency", lambda v: f"{v:.2f}x"),
+        ("refused orders", "rejected_orders", str),
+    ]
+    for label, key, render in rows:
+        table.add_row(label, *(render(getattr(run.summary, key)) for run in result.modes.values()))
+    return table
+
+
+def _liquidation_table(mode: str, frame: pd.DataFrame) -> Table:
+    table = Table(title=f"Liquidations ({mode})", title_justify="left")
+    for column in ("time", "pool", "symbol", "side", "size", "price", "kind", "loss"):
+        table.add_column(column, justify="right" if column in ("size", "price", "loss") else "left")
+    for row in frame.to_dict(orient="records"):
+        table.add_row(
+            f"{row['time']:%Y-%m-%d %H:%M}",
+            row["pool"],
+            row["symbol"],
+            row["side"],
+            f"{row['size']:g}",
+            _price(row["price"]),
+            row["kind"],
+            _money(row["loss"]),
+        )
+    return table
 
 
 def main() -> None:

@@ -221,7 +221,7 @@ def test_bad_data_and_bad_settings_are_named() -> None:
         run_mode(_once("BTCUSDT", []), market, BINANCE, "portfolio")  # type: ignore[arg-type]
     for bad in ({"wallet": -1.0}, {"slippage": 0.5}, {"stop_policy": "maybe"}, {"leverage_cap": 0.0}):
         with pytest.raises(InputError):
-            RunConfig(**bad)  # type: ignore[arg-type]
+            RunConfig(**bad)
     with pytest.raises(InputError, match="size"):
         Order(symbol="BTCUSDT", side=Side.LONG, size=-1.0)
     with pytest.raises(InputError, match="price"):

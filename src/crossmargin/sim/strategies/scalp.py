@@ -24,9 +24,9 @@ class Scalp(Strategy):
     """Parameters: ``window`` bars, ``entry_z``, ``stop`` fraction, ``exposure``, ``max_hold`` bars."""
 
     window: int = 60
-    entry_z: float = 2.5
+    entry_z: float = 3.0
     stop: float = 0.004
-    exposure: float = 2.0
+    exposure: float = 1.0
     max_hold: int = 120
     trade_symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
     opened: dict[str, int] = field(default_factory=dict)
