@@ -17,6 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/crossmargin check --compare examples/case_study.toml
+	$(BIN)/crossmargin backtest case-study --mode both --plot out/case-study.html
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks
@@ -32,4 +33,4 @@ test: check
 	$(BIN)/coverage report --include='src/crossmargin/margin/*,src/crossmargin/venues/*' --fail-under=100
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis
