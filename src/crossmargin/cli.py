@@ -422,6 +422,13 @@ def backtest(
         print(json.dumps(_jsonable(result.to_json()), indent=2, default=str))
         return
     _print_whole(_summary_table(result))
+    controls = (
+        f"stop-loss beyond liquidation: {stop_policy}; leverage cap: "
+        f"{'off' if leverage_cap is None else f'{leverage_cap:g}x'}; volatility target: "
+        f"{'off' if vol_target is None else f'{vol_target:.0%}'}"
+    )
+    acted = {name: run.events["kind"].value_counts().to_dict() for name, run in result.modes.items()}
+    print(f"risk controls: {controls}; events: {acted}")
     for name, run in result.modes.items():
         if len(run.liquidations):
             _print_whole(_liquidation_table(name, run.liquidations))

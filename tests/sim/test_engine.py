@@ -226,3 +226,14 @@ def test_bad_data_and_bad_settings_are_named() -> None:
         Order(symbol="BTCUSDT", side=Side.LONG, size=-1.0)
     with pytest.raises(InputError, match="price"):
         Order(symbol="BTCUSDT", side=Side.LONG, size=1.0, type="limit")
+
+
+def test_orders_may_build_a_mixed_account(march_market: MarketData) -> None:
+    orders = [
+        Order(symbol="BTCUSDT", side=Side.LONG, size=0.05),
+        Order(symbol="ETHUSDT", side=Side.SHORT, size=2.0, margin_mode=MarginMode.ISOLATED),
+    ]
+    strategy = FunctionStrategy("mixed", ["BTCUSDT", "ETHUSDT"], lambda ctx: orders, every=None)
+    run = run_mode(strategy, march_market, BINANCE, "cross", RunConfig())
+    first = run.positions[run.positions.time == run.positions.time.min()]
+    assert dict(zip(first.symbol, first.margin_mode, strict=True)) == {"BTCUSDT": "cross", "ETHUSDT": "isolated"}

@@ -188,7 +188,7 @@ class _Run:
             if size <= 0:
                 return
             if position is None:
-                mode = MarginMode.CROSS if self.mode == "cross" else MarginMode.ISOLATED
+                mode = order.margin_mode or (MarginMode.CROSS if self.mode == "cross" else MarginMode.ISOLATED)
                 result = open_position(
                     self.account,
                     marks,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from crossmargin.errors import InputError
-from crossmargin.model import Side
+from crossmargin.model import MarginMode, Side
 from crossmargin.numeric import require_positive
 
 __all__ = ["Order", "OrderType", "fill_price", "trigger_direction"]
@@ -35,8 +35,9 @@ ORDER_TYPES: tuple[OrderType, ...] = ("market", "limit", "stop", "take_profit")
 class Order:
     """An order: ``side`` LONG buys, SHORT sells; ``size`` in base units (> 0); ``price`` in quote.
 
-    ``price`` is the limit price (limit) or the trigger price (stop, take_profit); ``leverage`` applies when
-    the order opens a position (default: the run's leverage); ``tag`` names the order in the trade log.
+    ``price`` is the limit price (limit) or the trigger price (stop, take_profit); ``leverage`` and
+    ``margin_mode`` apply when the order opens a position (default: the run's leverage and mode; setting
+    the mode per order builds mixed accounts); ``tag`` names the order in the trade log.
     """
 
     symbol: str
@@ -47,6 +48,7 @@ class Order:
     reduce_only: bool = False
     leverage: float | None = None
     market: Literal["perp", "spot"] = "perp"
+    margin_mode: MarginMode | None = None
     tag: str = ""
 
     def __post_init__(self) -> None:
@@ -65,6 +67,8 @@ class Order:
             raise InputError("type", self.type, "spot orders are plain market orders")
         if self.leverage is not None:
             require_positive("leverage", self.leverage)
+        if self.margin_mode is not None:
+            object.__setattr__(self, "margin_mode", MarginMode.parse("margin_mode", self.margin_mode))
 
 
 def trigger_direction(order: Order) -> int:
