@@ -174,25 +174,27 @@ def _reduce(
     return _with_position(account, position, new, delta), fill
 
 
+def _whole_fill(position: Position, price: float, kind: FillKind) -> LiquidationFill:
+    """Return the fill that closes all of ``position`` at ``price`` (no fee yet)."""
+    return LiquidationFill(
+        symbol=position.symbol,
+        side=position.side.label,
+        position_side=position.position_side,
+        size=position.size,
+        price=price,
+        kind=kind,
+        realized_pnl=int(position.side) * position.size * (price - position.entry_price),
+        fee=0.0,
+    )
+
+
 def _take_over(
     account: Account, states: Sequence[PositionState], equity: float, requirement: float, pool: str
 ) -> tuple[Account, LiquidationEvent]:
     """The fund takes every position of the pool at its bankruptcy price: the trader's pool margin is gone."""
     fills = []
     for state in states:
-        p = state.position
-        fills.append(
-            LiquidationFill(
-                symbol=p.symbol,
-                side=p.side.label,
-                position_side=p.position_side,
-                size=p.size,
-                price=state.mark,
-                kind="takeover",
-                realized_pnl=state.upnl,
-                fee=0.0,
-            )
-        )
+        fills.append(_whole_fill(state.position, state.mark, "takeover"))
     held = {id(s.position) for s in states}
     positions = tuple(p for p in account.positions if id(p) not in held)
     if pool == "cross":  # the cross wallet is gone; isolated wallets are untouched
@@ -222,18 +224,7 @@ def _close_all(
         price = _fill_price(p, state.mark, slippage)
         pnl = int(p.side) * p.size * (price - p.entry_price)
         pool_margin += pnl - state.upnl  # slippage moves the balance from what the mark said
-        fills.append(
-            LiquidationFill(
-                symbol=p.symbol,
-                side=p.side.label,
-                position_side=p.position_side,
-                size=p.size,
-                price=price,
-                kind="close",
-                realized_pnl=pnl,
-                fee=0.0,
-            )
-        )
+        fills.append(_whole_fill(p, price, "close"))
     fee_cap = math.fsum(rules.liquidation.fee_rate_of(f.symbol) * f.size * f.price for f in fills)
     fee = min(max(pool_margin, 0.0), fee_cap)
     returned = max(pool_margin - fee, 0.0)

@@ -38,7 +38,7 @@ from crossmargin.numeric import require_positive
 from crossmargin.sim.market import FloatArray, MarketData
 from crossmargin.sim.orders import Order, fill_price, trigger_direction
 from crossmargin.sim.result import ModeResult, Summary
-from crossmargin.sim.scan import ScanResult, Trigger, pool_keys, risk_view, scan_reference
+from crossmargin.sim.scan import ScanResult, Trigger, pool_keys, risk_view, scan_reference, worst_marks
 from crossmargin.sim.strategy import BarContext, Strategy
 from crossmargin.venues.base import VenueRules
 
@@ -331,7 +331,7 @@ class _Run:
             pools = pool_keys(self.account)
             if pool not in pools:
                 continue
-            marks = self.worst_marks(bar, pools, pool)
+            marks = worst_marks(self.account, self.market, bar, pools, pool)
             risk = evaluate(self.account, marks, self.rules)
             if risk_view(self.rules, risk.pool_ratios[pools.index(pool)]) < 1.0:
                 continue
@@ -376,19 +376,6 @@ class _Run:
             held = {p.symbol for p in outcome.account.positions}
             self.resting = [o for o in self.resting if o.symbol in held or not o.reduce_only]
             self.set_account(outcome.account)
-
-    def worst_marks(self, bar: int, pools: Sequence[str], pool: str) -> Marks:
-        net: dict[str, float] = {}
-        for position, key in zip(self.account.positions, pools, strict=True):
-            if key == pool:
-                net[position.symbol] = net.get(position.symbol, 0.0) + int(position.side) * position.size
-        prices = {}
-        for position in self.account.positions:
-            column = self.market.column(position.symbol)
-            exposure = net.get(position.symbol, 0.0)
-            array = self.market.mark_low if exposure > 0 else self.market.mark_high if exposure < 0 else None
-            prices[position.symbol] = float((self.market.mark_close if array is None else array)[bar, column])
-        return Marks(prices)
 
     def record_close(self, bar: int) -> None:
         if self.account.positions:

@@ -24,7 +24,7 @@ from crossmargin.model import Account, MarginMode, Marks
 from crossmargin.sim.market import FloatArray, MarketData
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["ScanResult", "Trigger", "pool_keys", "risk_view", "scan_reference"]
+__all__ = ["ScanResult", "Trigger", "pool_keys", "risk_view", "scan_reference", "worst_marks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ def pool_keys(account: Account) -> list[str]:
     return ["cross" if p.mode is MarginMode.CROSS else f"isolated:{i}" for i, p in enumerate(account.positions)]
 
 
-def _worst_marks(account: Account, market: MarketData, bar: int, pools: Sequence[str], pool: str) -> Marks:
+def worst_marks(account: Account, market: MarketData, bar: int, pools: Sequence[str], pool: str) -> Marks:
     """Return marks at bar ``bar`` with each symbol at the extreme adverse to ``pool``'s net exposure in it."""
     net: dict[str, float] = {}
     for position, key in zip(account.positions, pools, strict=True):
@@ -108,7 +108,7 @@ def scan_reference(
             ):
                 return ScanResult(bar, equity[: bar - start], ratio[: bar - start])
         for pool in distinct:
-            risk = evaluate(account, _worst_marks(account, market, bar, pools, pool), rules)
+            risk = evaluate(account, worst_marks(account, market, bar, pools, pool), rules)
             index = pools.index(pool)
             if risk_view(rules, risk.pool_ratios[index]) >= 1.0:
                 return ScanResult(bar, equity[: bar - start], ratio[: bar - start])
