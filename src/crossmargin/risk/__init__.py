@@ -1,0 +1,1 @@
+"""Risk lab: stress tests, Monte Carlo liquidation probability, volatility forecasts, safe leverage, portfolio margin."""
