@@ -1,1 +1,1 @@
-"""Risk lab: stress tests, Monte Carlo liquidation probability, volatility forecasts, safe leverage, portfolio margin."""
+"""Risk lab: stress tests, Monte Carlo liquidation probability, volatility forecasts, safe leverage, PM."""
