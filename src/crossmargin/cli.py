@@ -23,8 +23,9 @@ from crossmargin.margin.account import evaluate, pool_margin_ratio
 from crossmargin.model import AccountRisk
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
 from crossmargin.report.plot import backtest_figure, save_figure
+from crossmargin.risk.leverage import max_leverage
 from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest, sample_market
-from crossmargin.sim.engine import RunConfig
+from crossmargin.sim.engine import AutoLeverage, RunConfig
 from crossmargin.sim.result import BacktestResult
 from crossmargin.venues import VENUES, get_rules
 from crossmargin.venues.base import VenueRules
@@ -361,6 +362,17 @@ def brackets(
     _print_whole(table)
 
 
+def _probability(text: str, field: str) -> float:
+    """Return '1%' or '0.01' as a fraction; InputError otherwise."""
+    try:
+        value = float(text[:-1]) / 100 if text.strip().endswith("%") else float(text)
+    except ValueError:
+        raise InputError(field, text, "a probability such as 1% or 0.01") from None
+    if not (0 < value < 1):
+        raise InputError(field, text, "a probability in (0, 1), such as 1% or 0.01")
+    return value
+
+
 def _day_ms(text: str | None, field: str) -> int | None:
     if text is None:
         return None
@@ -385,6 +397,10 @@ def backtest(
     ),
     leverage_cap: Annotated[float | None, typer.Option("--leverage-cap", help="Max gross notional / equity.")] = None,
     vol_target: Annotated[float | None, typer.Option("--vol-target", help="Annualised volatility target.")] = None,
+    auto_leverage: Annotated[
+        str | None,
+        typer.Option("--auto-leverage", help="Also run with leverage set from the volatility forecast, e.g. 1%."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the equity/margin figure as HTML here.")] = None,
     png: Annotated[bool, typer.Option("--png", help="Also write the figure as PNG (needs Chrome).")] = False,
@@ -410,8 +426,19 @@ def backtest(
             start_ms=_day_ms(start, "--start"),
             end_ms=_day_ms(end, "--end"),
         )
+        policy = None
+        if auto_leverage is not None:
+            probability = _probability(auto_leverage, "--auto-leverage")
+            horizon = 60 if probe.name == "scalp" else 24  # an hour of 1m bars, a day of 1h bars
+            policy = AutoLeverage(cap=max_leverage, max_liq_prob=probability, horizon_bars=horizon)
         result = run_backtest(
-            factory, market, rules, mode=mode, config=config, scanner=None if reference else kernel_scan
+            factory,
+            market,
+            rules,
+            mode=mode,
+            config=config,
+            scanner=None if reference else kernel_scan,
+            auto_leverage=policy,
         )
     except CrossmarginError as error:
         raise _fail(error) from None

@@ -10,9 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from crossmargin.cli import app
+from crossmargin.errors import InputError
 from crossmargin.report.plot import backtest_figure, save_figure
+from crossmargin.risk.leverage import max_leverage
 from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest, sample_market
-from crossmargin.sim.engine import RunConfig
+from crossmargin.sim.engine import AutoLeverage, RunConfig
 from crossmargin.sim.market import MarketData
 from crossmargin.sim.strategies import CaseStudy, HedgePair, Scalp
 from crossmargin.venues import get_rules
@@ -107,3 +109,33 @@ def test_backtest_command_bad_input(args: list[str], fragment: str) -> None:
     assert result.exit_code == 2, result.stdout
     assert fragment in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_auto_leverage_policy_is_reported_against_fixed_leverage(march_market: MarketData) -> None:
+    policy = AutoLeverage(cap=max_leverage, max_liq_prob=0.01, horizon_bars=24)
+    result = run_backtest(CaseStudy, march_market, BINANCE, mode="both", scanner=kernel_scan, auto_leverage=policy)
+    assert list(result.modes) == ["cross", "isolated", "cross+auto", "isolated+auto"]
+    fixed, steered = result.modes["isolated"], result.modes["isolated+auto"]
+    assert steered.summary.mode == "isolated+auto"
+    assert steered.summary.liquidations < fixed.summary.liquidations  # the ETH short is kept alive
+    assert "auto_leverage" in set(steered.events.kind)
+    assert result.settings["auto_leverage"]["max_liq_prob"] == 0.01
+    reference = run_backtest(CaseStudy, march_market, BINANCE, mode="isolated", auto_leverage=policy)
+    pd.testing.assert_frame_equal(reference.modes["isolated+auto"].equity, steered.equity, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "bad", [{"max_liq_prob": 0.0}, {"max_liq_prob": 1.5}, {"horizon_bars": 0}, {"ewma_lambda": 1.0}, {"band": -1.0}]
+)
+def test_auto_leverage_refuses_bad_settings(bad: dict[str, float]) -> None:
+    with pytest.raises(InputError):
+        AutoLeverage(cap=max_leverage, **bad)  # type: ignore[arg-type]
+
+
+def test_backtest_command_auto_leverage_flag() -> None:
+    result = RUNNER.invoke(app, ["backtest", "case-study", "--end", "2026-03-20", "--auto-leverage", "1%"])
+    assert result.exit_code == 0, result.stderr
+    assert "isolated+auto" in result.stdout
+    bad = RUNNER.invoke(app, ["backtest", "case-study", "--auto-leverage", "150%"])
+    assert bad.exit_code == 2
+    assert "--auto-leverage" in bad.stderr

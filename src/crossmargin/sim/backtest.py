@@ -8,7 +8,7 @@ a built-in strategy needs from the real bars shipped in the package (``crossmarg
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pandas as pd
 
@@ -17,7 +17,7 @@ from crossmargin.errors import InputError
 from crossmargin.kernels.layout import pack_book
 from crossmargin.kernels.scan import scan
 from crossmargin.model import Account
-from crossmargin.sim.engine import RunConfig, Scanner, run_mode
+from crossmargin.sim.engine import AutoLeverage, RunConfig, Scanner, run_mode
 from crossmargin.sim.market import MarketData, market_from_frames
 from crossmargin.sim.result import BacktestResult
 from crossmargin.sim.scan import ScanResult, Trigger
@@ -59,8 +59,12 @@ def run_backtest(
     mode: str = "both",
     config: RunConfig | None = None,
     scanner: Scanner | None = None,
+    auto_leverage: AutoLeverage | None = None,
 ) -> BacktestResult:
-    """Run a fresh ``factory()`` strategy once per margin mode of ``mode`` ('cross', 'isolated', 'both')."""
+    """Run a fresh ``factory()`` strategy once per margin mode of ``mode`` ('cross', 'isolated', 'both').
+
+    With ``auto_leverage`` each mode also runs under that policy, as ``'<mode>+auto'``, so the report shows
+    it against fixed leverage (liquidations avoided, return given up)."""
     if mode not in MODES:
         raise InputError("mode", mode, " | ".join(MODES))
     config = config or RunConfig()
@@ -72,7 +76,10 @@ def run_backtest(
         start=pd.Timestamp(int(market.times[0]), unit="ms", tz="UTC"),
         end=pd.Timestamp(int(market.times[-1]), unit="ms", tz="UTC"),
         settings={
-            **asdict(config),
+            **{k: v for k, v in asdict(config).items() if k != "auto_leverage"},
+            "auto_leverage": None
+            if auto_leverage is None
+            else {k: v for k, v in asdict(auto_leverage).items() if k != "cap"},
             "interval_ms": market.interval_ms,
             "bars": market.bars,
             "marks_from_trades": market.marks_from_trades,
@@ -80,6 +87,12 @@ def run_backtest(
     )
     for name in MODES[mode]:
         result.modes[name] = run_mode(factory(), market, rules, name, config, scanner=scanner)  # type: ignore[arg-type]
+    if auto_leverage is not None:  # the same runs under the auto-leverage policy, beside the fixed ones
+        steered = replace(config, auto_leverage=auto_leverage)
+        for name in MODES[mode]:
+            run = run_mode(factory(), market, rules, name, steered, scanner=scanner)  # type: ignore[arg-type]
+            label = f"{name}+auto"
+            result.modes[label] = replace(run, mode=label, summary=replace(run.summary, mode=label))
     return result
 
 

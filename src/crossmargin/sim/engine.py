@@ -21,7 +21,7 @@ liquidates through ``margin.liquidate``. Deterministic: the same inputs give the
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -32,7 +32,7 @@ from crossmargin.errors import CrossmarginError, InputError
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.liquidate import liquidate
-from crossmargin.margin.operations import increase_position, open_position, reduce_position
+from crossmargin.margin.operations import add_isolated_margin, increase_position, open_position, reduce_position
 from crossmargin.model import Account, MarginMode, Marks, Side
 from crossmargin.numeric import require_positive
 from crossmargin.sim.market import FloatArray, MarketData
@@ -42,7 +42,7 @@ from crossmargin.sim.scan import ScanResult, Trigger, pool_keys, risk_view, scan
 from crossmargin.sim.strategy import BarContext, Strategy
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["RunConfig", "Scanner", "run_mode"]
+__all__ = ["AutoLeverage", "RunConfig", "Scanner", "run_mode"]
 
 Mode = Literal["cross", "isolated"]
 StopPolicy = Literal["off", "warn", "refuse"]
@@ -69,6 +69,37 @@ MS_PER_YEAR = 365.25 * 24 * 3600 * 1000
 
 
 @dataclass(frozen=True, kw_only=True)
+class AutoLeverage:
+    """The auto-leverage policy: each position's effective leverage follows the volatility forecast.
+
+    At every strategy call and every ``every`` bars, for each position: sigma = EWMA (``ewma_lambda``) of
+    its symbol's log returns per bar up to the close; cap = ``cap(side, sigma, horizon_bars, mm_rate,
+    max_liq_prob)``, the risk lab's ``risk.leverage.max_leverage`` (passed in: sim does not import risk),
+    that sigma over ``horizon_bars``, the bracket's maintenance rate and ``max_liq_prob`` (a fraction),
+    capped at the venue's bracket maximum. Effective leverage is notional / the margin behind the position
+    (isolated: its isolated margin + uPnL; cross: the cross equity shared in proportion to notional). Above
+    ``cap x (1 + band)``: an isolated position first takes margin from the free wallet, then (like a cross
+    one) is cut with a reduce-only market order at the next open.
+    """
+
+    cap: Callable[[Side, float, float, float, float], float]
+    max_liq_prob: float = 0.01
+    horizon_bars: int = 24
+    ewma_lambda: float = 0.94
+    band: float = 0.1
+    every: int = 1
+    warmup: int = 48
+
+    def __post_init__(self) -> None:
+        if not (0 < self.max_liq_prob < 1):
+            raise InputError("max_liq_prob", self.max_liq_prob, "a fraction in (0, 1)")
+        if self.horizon_bars < 1 or self.every < 1 or self.warmup < 2:
+            raise InputError("horizon_bars", self.horizon_bars, "horizon and every >= 1 bar, warmup >= 2 bars")
+        if not (0 < self.ewma_lambda < 1) or self.band < 0:
+            raise InputError("ewma_lambda", self.ewma_lambda, "lambda in (0, 1) and band >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """Settings of a run. Money in quote; ``slippage`` and ``vol_target`` are fractions.
 
@@ -85,6 +116,7 @@ class RunConfig:
     leverage_cap: float | None = None
     vol_target: float | None = None
     vol_lookback: int = 168
+    auto_leverage: AutoLeverage | None = None
 
     def __post_init__(self) -> None:
         require_positive("wallet", self.wallet)
@@ -410,6 +442,66 @@ class _Run:
             elif self.stop_allowed(bar, order):
                 self.resting.append(order)
 
+    def sigma(self, symbol: str, bar: int, decay: float) -> float:
+        """Return the EWMA volatility of ``symbol``'s log returns per bar up to ``bar`` (fraction)."""
+        closes = self.market.close[: bar + 1, self.market.column(symbol)]
+        returns = np.diff(np.log(closes[-min(len(closes), 2000) :]))
+        if len(returns) < 2:
+            return math.nan
+        weights = decay ** np.arange(len(returns) - 1, -1, -1)
+        return float(math.sqrt(np.sum(weights * returns**2) / np.sum(weights)))
+
+    def auto_leverage(self, bar: int) -> None:
+        """Apply ``RunConfig.auto_leverage`` at the close of ``bar`` (see ``AutoLeverage``)."""
+        policy = self.config.auto_leverage
+        if policy is None or bar < policy.warmup or not self.account.positions:
+            return
+        marks = self.marks_at(bar, self.market.mark_close)
+        risk = evaluate(self.account, marks, self.rules)
+        cross = [p for p in risk.positions if p.isolated_margin is None]
+        cross_equity = self.account.cross_wallet_balance + sum(p.unrealized_pnl for p in cross)
+        cross_gross = sum(p.notional for p in cross)
+        for position, state in zip(self.account.positions, risk.positions, strict=True):
+            sigma = self.sigma(position.symbol, bar, policy.ewma_lambda)
+            if not math.isfinite(sigma) or sigma <= 0 or state.notional <= 0:
+                continue
+            instrument = self.rules.instrument(position.symbol)
+            venue_cap = instrument.bracket_for(instrument.tier_value(position.size, state.mark_price)).max_leverage
+            cap = min(
+                venue_cap,
+                policy.cap(position.side, sigma, policy.horizon_bars, state.mm_rate, policy.max_liq_prob),
+            )
+            if state.isolated_margin is not None:
+                margin = state.isolated_margin + state.unrealized_pnl
+            else:
+                margin = cross_equity * state.notional / cross_gross if cross_gross else 0.0
+            if margin > 0 and state.notional / margin <= cap * (1 + policy.band):
+                continue
+            target_margin = state.notional / max(cap, 1e-9)
+            if state.isolated_margin is not None and margin < target_margin:
+                free = min(risk.account.available_balance, self.account.cross_wallet_balance)
+                amount = min(target_margin - margin, free)
+                if amount > 1e-9:
+                    moved = add_isolated_margin(self.account, marks, self.rules, symbol=position.symbol, amount=amount)
+                    self.set_account(moved.account)
+                    margin += amount
+                    self.note(bar, "auto_leverage", f"{position.symbol}: added {amount:,.2f} margin (cap {cap:.2f}x)")
+                if margin >= target_margin * (1 - 1e-9):
+                    continue
+            keep = max(0.0, min(position.size, cap * max(margin, 0.0) / state.mark_price))
+            if position.size - keep <= 1e-12:
+                continue
+            self.pending.append(
+                Order(
+                    symbol=position.symbol,
+                    side=Side.SHORT if position.side is Side.LONG else Side.LONG,
+                    size=position.size - keep,
+                    reduce_only=True,
+                    tag="auto-leverage",
+                )
+            )
+            self.note(bar, "auto_leverage", f"{position.symbol}: cut to {keep:g} (cap {cap:.2f}x, sigma {sigma:.4f})")
+
     def spot_fill(self, bar: int, order: Order) -> float:
         if self.market.spot_close is None:
             raise InputError("market", "spot", "a run with spot prices (the strategy needs them)")
@@ -516,6 +608,7 @@ def run_mode(
             and not (run.pending and quiet_end == bar)
             and not strategy.due(quiet_end)
             and not run.funding_due(quiet_end)
+            and not (config.auto_leverage is not None and quiet_end % config.auto_leverage.every == 0)
         ):
             quiet_end += 1
         if quiet_end > bar:
@@ -543,6 +636,9 @@ def run_mode(
         spot_total[bar] = run.spot_value(bar)
         if strategy.due(bar):
             run.call_strategy(bar)
+        policy = config.auto_leverage
+        if policy is not None and (strategy.due(bar) or bar % policy.every == 0):
+            run.auto_leverage(bar)
         if run.account.positions != book:
             run.snapshot(bar)
         bar += 1
