@@ -23,6 +23,7 @@ from crossmargin.margin.account import evaluate, pool_margin_ratio
 from crossmargin.model import AccountRisk
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
 from crossmargin.report.plot import backtest_figure, save_figure
+from crossmargin.risk.forecast_cli import register as register_forecast
 from crossmargin.risk.leverage import max_leverage
 from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest, sample_market
 from crossmargin.sim.engine import AutoLeverage, RunConfig
@@ -40,6 +41,7 @@ app = typer.Typer(
 
 
 app.add_typer(data_app, name="data")
+register_forecast(app)
 
 
 @app.callback()
