@@ -25,6 +25,7 @@ from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portf
 from crossmargin.report.plot import backtest_figure, save_figure
 from crossmargin.risk.forecast_cli import register as register_forecast
 from crossmargin.risk.leverage import max_leverage
+from crossmargin.risk.montecarlo_cli import register as register_montecarlo
 from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest, sample_market
 from crossmargin.sim.engine import AutoLeverage, RunConfig
 from crossmargin.sim.result import BacktestResult
@@ -42,6 +43,7 @@ app = typer.Typer(
 
 app.add_typer(data_app, name="data")
 register_forecast(app)
+register_montecarlo(app)
 
 
 @app.callback()

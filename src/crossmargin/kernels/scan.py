@@ -34,7 +34,7 @@ from crossmargin.kernels.layout import BookArrays
 from crossmargin.sim.market import FloatArray, IntArray, MarketData
 from crossmargin.sim.scan import ScanResult
 
-__all__ = ["ACCURATE", "exact_sum", "pool_breached", "pool_risk", "scan", "scan_bars"]
+__all__ = ["ACCURATE", "exact_sum", "pool_breached", "pool_risk", "requirement_at", "scan", "scan_bars"]
 
 #: Relative error bound (fraction) below which a plain sum is recorded instead of the exact one.
 ACCURATE = 1e-13
@@ -124,7 +124,7 @@ def pool_risk(equity: float, requirement: float) -> float:
 
 
 @numba.njit(cache=True)
-def _requirement(caps: FloatArray, mm_rates: FloatArray, maint_amounts: FloatArray, i: int, notional: float) -> float:
+def requirement_at(caps: FloatArray, mm_rates: FloatArray, maint_amounts: FloatArray, i: int, notional: float) -> float:
     """Return ``notional x mm_rate - maint_amount`` (quote) in position i's first bracket with cap > notional."""
     b = 0
     last = caps.shape[1] - 1
@@ -214,7 +214,7 @@ def scan_bars(  # noqa: PLR0917, PLR0915 - a compiled kernel over plain arrays (
                 extremes = mark_low if extreme[i] < 0 else mark_high if extreme[i] > 0 else mark_close
                 price = extremes[bar, column[i]]
                 pnl_terms[k] = side[i] * size[i] * (price - entry[i])
-                req_terms[k] = _requirement(caps, mm_rates, maint_amounts, i, size[i] * price)
+                req_terms[k] = requirement_at(caps, mm_rates, maint_amounts, i, size[i] * price)
                 pnl += pnl_terms[k]
                 pnl_size += abs(pnl_terms[k])
                 req += req_terms[k]
@@ -231,7 +231,7 @@ def scan_bars(  # noqa: PLR0917, PLR0915 - a compiled kernel over plain arrays (
         for i in range(count):
             price = mark_close[bar, column[i]]
             pnl_close[i] = side[i] * size[i] * (price - entry[i])
-            req_close[i] = _requirement(caps, mm_rates, maint_amounts, i, size[i] * price)
+            req_close[i] = requirement_at(caps, mm_rates, maint_amounts, i, size[i] * price)
             total += pnl_close[i]
             total_size += abs(pnl_close[i])
         equity_out[row] = wallet_balance + total
