@@ -282,3 +282,18 @@ def test_brackets_bad_input(args: list[str], fragment: str) -> None:
     assert result.stdout == ""
     assert fragment in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_check_margin_portfolio_shows_the_scenario_requirement_beside_cross_and_isolated() -> None:
+    human = RUNNER.invoke(app, ["check", str(CASE_STUDY), "--margin", "portfolio"])
+    assert human.exit_code == 0, human.stderr
+    assert "Hedge credit" in human.stdout
+    payload = json.loads(RUNNER.invoke(app, ["check", str(CASE_STUDY), "--margin", "portfolio", "--json"]).stdout)
+    assert set(payload) == {"check", "portfolio_margin"}
+    _assert_contract(payload["check"])
+    modes = {row["mode"]: row for row in payload["portfolio_margin"]}
+    assert {"cross", "isolated", "portfolio"} <= set(modes)
+    assert modes["cross"]["maintenance_margin"] == pytest.approx(payload["check"]["account"]["maintenance_margin"])
+    bad = RUNNER.invoke(app, ["check", str(CASE_STUDY), "--margin", "span"])
+    assert bad.exit_code == 2
+    assert "--margin" in bad.stderr

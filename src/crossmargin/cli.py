@@ -13,10 +13,11 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich import box
-from rich.console import Console
-from rich.measure import Measurement
 from rich.table import Table
 
+from crossmargin.console import fail as _fail
+from crossmargin.console import jsonable as _jsonable
+from crossmargin.console import print_whole as _print_whole
 from crossmargin.data.cli import data_app
 from crossmargin.errors import CrossmarginError, InputError
 from crossmargin.margin.account import evaluate, pool_margin_ratio
@@ -26,6 +27,9 @@ from crossmargin.report.plot import backtest_figure, save_figure
 from crossmargin.risk.forecast_cli import register as register_forecast
 from crossmargin.risk.leverage import max_leverage
 from crossmargin.risk.montecarlo_cli import register as register_montecarlo
+from crossmargin.risk.portfolio_margin import margin_comparison
+from crossmargin.risk.stress_cli import portfolio_margin_table
+from crossmargin.risk.stress_cli import register as register_stress
 from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest, sample_market
 from crossmargin.sim.engine import AutoLeverage, RunConfig
 from crossmargin.sim.result import BacktestResult
@@ -44,28 +48,12 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 register_forecast(app)
 register_montecarlo(app)
+register_stress(app)
 
 
 @app.callback()
 def _root() -> None:
     """crossmargin: exact venue margin, liquidation prices, cross vs isolated side by side."""
-
-
-def _fail(error: Exception, context: str = "") -> typer.Exit:
-    prefix = f"{context}: " if context else ""
-    print(f"error: {prefix}{error}", file=sys.stderr)
-    return typer.Exit(code=2)
-
-
-def _jsonable(value: Any) -> Any:
-    """Return ``value`` with non-finite floats as None, so that the output is strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    return value
 
 
 def risk_json(risk: AccountRisk) -> dict[str, Any]:
@@ -217,6 +205,9 @@ def check(
         bool, typer.Option("--compare", help="Evaluate the positions all-cross and all-isolated, side by side.")
     ] = False,
     venue: Annotated[str | None, typer.Option("--venue", help="Venue rules to apply (overrides the file).")] = None,
+    margin: Annotated[
+        str, typer.Option("--margin", help="venue (default) | portfolio: also the scenario-based requirement.")
+    ] = "venue",
 ) -> None:
     """Margin, margin ratio, available balance and liquidation price of every position."""
     try:
@@ -228,10 +219,18 @@ def check(
             }
         else:
             risks = {"as given": evaluate(loaded.account, loaded.marks, loaded.rules)}
+        if margin not in ("venue", "portfolio"):
+            raise InputError("--margin", margin, "venue | portfolio")
+        scenario_table = portfolio_margin_table(loaded) if margin == "portfolio" else None
     except CrossmarginError as error:
         raise _fail(error, str(portfolio)) from None
     if as_json:
         payload = {name: risk_json(risk) for name, risk in risks.items()} if compare else risk_json(risks["as given"])
+        if margin == "portfolio":  # the contract's object, with the scenario margin beside it
+            payload = {
+                "check": payload,
+                "portfolio_margin": _jsonable(margin_comparison(loaded).reset_index().to_dict("records")),
+            }
         print(json.dumps(payload, indent=2, allow_nan=False))
         return
     tables = [
@@ -241,17 +240,10 @@ def check(
     tables.append(_account_table(risks, loaded.rules))
     if compare:
         tables.append(_comparison_table(risks["cross"], risks["isolated"]))
+    if scenario_table is not None:
+        tables.append(scenario_table)
     for table in tables:
         _print_whole(table)
-
-
-def _print_whole(table: Table) -> None:
-    """Print ``table`` at its natural width even where the terminal is narrower: a figure is never cut."""
-    console = Console()
-    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
-    if needed > console.width:
-        console = Console(width=needed)
-    console.print(table)
 
 
 @app.command()

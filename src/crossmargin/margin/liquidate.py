@@ -117,6 +117,8 @@ def _pool_of(state: PositionState) -> str:
 
 def _status(account: Account, marks: Marks, rules: VenueRules, pool: str) -> tuple[float, float, list[PositionState]]:
     states = [s for s in position_states(account, marks, rules) if _pool_of(s) == pool]
+    if not states and pool != "cross":  # the isolated position is closed: its pool is empty
+        return 0.0, 0.0, states
     wallet = account.cross_wallet_balance if pool == "cross" else (states[0].position.isolated_margin or 0.0)
     equity = wallet + math.fsum(s.upnl for s in states)
     return equity, math.fsum(s.requirement for s in states), states
@@ -266,6 +268,7 @@ def _stepwise(
     """Bybit, OKX and Hyperliquid: reduce the largest positions step by step, take over what still breaches."""
     policy = rules.liquidation
     equity0, requirement0, _ = _status(account, marks, rules, pool)
+    closed_return = 0.0
     fills: list[LiquidationFill] = []
     fees = 0.0
     while True:
@@ -291,10 +294,15 @@ def _stepwise(
                 event, margin_before=equity0, requirement=requirement0, fills=tuple(fills), insurance_fund=equity + fees
             )
         kind: FillKind = "reduce" if target > 0 else "close"
+        wallet_before = account.wallet_balance
         account, fill = _reduce(account, position, target, price=price, fee_rate=fee_rate, kind=kind)
         fees += fill.fee
         fills.append(fill)
-    equity, _, _ = _status(account, marks, rules, pool)
+        if pool != "cross" and target <= 0:  # the isolated pool is closed: its margin went to the cross wallet
+            closed_return = max(0.0, (position.isolated_margin or 0.0) + account.wallet_balance - wallet_before)
+    equity, _, states = _status(account, marks, rules, pool)
+    if pool != "cross" and not states:
+        equity = closed_return
     return account, LiquidationEvent(
         pool=pool,
         margin_before=equity0,

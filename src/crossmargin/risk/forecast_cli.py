@@ -16,10 +16,10 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from crossmargin.console import print_whole as _print_whole
 from crossmargin.errors import CrossmarginError, InputError
 from crossmargin.risk.forecast import compare_forecasts
 from crossmargin.risk.validate import CalibrationReport, calibration_report
@@ -167,13 +167,6 @@ def _validate(
         print(report.markdown(), end="")
         return
     _print_report(report)
-
-
-def _print_whole(table: Table) -> None:
-    """Print ``table`` at its natural width even on a narrower terminal, so that no figure is cut."""
-    console = Console()
-    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
-    (Console(width=needed) if needed > console.width else console).print(table)
 
 
 def _print_report(report: CalibrationReport) -> None:

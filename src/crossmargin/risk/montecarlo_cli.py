@@ -14,13 +14,14 @@ import math
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.measure import Measurement
 from rich.table import Table
 
+from crossmargin.console import fail as _fail
+from crossmargin.console import jsonable as _jsonable
+from crossmargin.console import print_whole as _print_whole
 from crossmargin.errors import CrossmarginError, InputError, suggest
 
 if TYPE_CHECKING:
@@ -77,32 +78,6 @@ def _steps_per_hour(horizon: float, requested: int) -> int:
         if math.isclose(horizon * multiple, round(horizon * multiple), rel_tol=0.0, abs_tol=1e-9):
             return multiple
     raise InputError("--horizon", horizon, "a whole number of minutes")
-
-
-def _fail(error: Exception, context: str = "") -> typer.Exit:
-    prefix = f"{context}: " if context else ""
-    print(f"error: {prefix}{' '.join(str(error).split())}", file=sys.stderr)
-    return typer.Exit(code=2)
-
-
-def _jsonable(value: Any) -> Any:
-    """Return ``value`` with non-finite floats as None (strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    return value
-
-
-def _print_whole(table: Table) -> None:
-    """Print ``table`` at its natural width even where the terminal is narrower: a figure is never cut."""
-    console = Console()
-    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
-    if needed > console.width:
-        console = Console(width=needed)
-    console.print(table)
 
 
 def _percent(value: float, digits: int = 2) -> str:

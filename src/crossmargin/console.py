@@ -1,0 +1,44 @@
+"""What every command shares: the one-line error, strict JSON values, and tables printed uncut.
+
+Faces only (``cli.py``, ``data/cli.py``, ``risk/*_cli.py``): nothing here computes a figure.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+
+__all__ = ["fail", "jsonable", "print_whole"]
+
+
+def fail(error: Exception, context: str = "") -> typer.Exit:
+    """Print ``error: [context: ]message`` as ONE line on stderr and return the exit (code 2) to raise."""
+    prefix = f"{context}: " if context else ""
+    print(f"error: {prefix}{' '.join(str(error).split())}", file=sys.stderr)
+    return typer.Exit(code=2)
+
+
+def jsonable(value: Any) -> Any:
+    """Return ``value`` with non-finite floats as None, so that the output is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def print_whole(table: Table) -> None:
+    """Print ``table`` at its natural width even where the terminal is narrower: a figure is never cut."""
+    console = Console()
+    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    if needed > console.width:
+        console = Console(width=needed)
+    console.print(table)
