@@ -1,0 +1,1 @@
+"""Live accounts: readers (ccxt, paper venue), the monitor loop and its alerts."""
