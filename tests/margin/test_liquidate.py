@@ -277,3 +277,29 @@ def test_full_style_without_a_fee_returns_all_that_is_left(binance: BinanceRules
     (event,) = outcome.events
     assert event.insurance_fund == 0.0
     assert event.returned == pytest.approx(6_000.0 - 5_900.0)
+
+
+def test_hyperliquid_isolated_position_closed_whole_returns_its_margin_to_the_wallet() -> None:
+    rules = HyperliquidRules.load()
+    position = Position(
+        symbol="ETH",
+        side=Side.LONG,
+        size=10.0,
+        entry_price=2_000.0,
+        leverage=10,
+        mode=MarginMode.ISOLATED,
+        isolated_margin=2_000.0,
+    )
+    account = Account(venue="hyperliquid", wallet_balance=5_000.0, positions=(position,))
+    liq = evaluate(account, Marks({"ETH": 2_000.0}), rules).positions[0].liquidation_price
+    assert liq is not None
+    mark = liq * (1 - 1e-6)  # 18,000 USDC notional: below the partial threshold, above the backstop
+    outcome = liquidate(account, Marks({"ETH": mark}), rules)
+    (event,) = outcome.events
+    assert event.pool == "isolated:ETH"
+    assert [f.kind for f in event.fills] == ["close"]
+    margin_left = 2_000.0 + 10 * (mark - 2_000.0)  # what the isolated wallet holds at the trigger
+    assert event.returned == pytest.approx(margin_left, rel=1e-9)
+    assert event.returned + event.insurance_fund == pytest.approx(event.margin_before, rel=1e-9)
+    assert outcome.account.positions == ()
+    assert outcome.account.wallet_balance == pytest.approx(3_000.0 + margin_left, rel=1e-12)
