@@ -1,0 +1,1 @@
+"""Alembic migrations of the crossmargin store, applied by ``Store`` on open (see ``docs/store.md``)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions of the crossmargin store, oldest first: ``v0001_initial`` creates the tables."""

@@ -1,0 +1,1 @@
+"""Tests of the store: snapshots, alerts and backtest runs in SQLite."""
