@@ -20,6 +20,12 @@ from crossmargin.console import jsonable as _jsonable
 from crossmargin.console import print_whole as _print_whole
 from crossmargin.data.cli import data_app
 from crossmargin.errors import CrossmarginError, InputError
+from crossmargin.live.alerts import DEFAULT_RULES, AlertBook, load_rules
+from crossmargin.live.base import AccountReader
+from crossmargin.live.ccxt_reader import CcxtReader
+from crossmargin.live.monitor import Monitor
+from crossmargin.live.paper import paper_from_episode
+from crossmargin.live.view import run_monitor
 from crossmargin.margin.account import evaluate, pool_margin_ratio
 from crossmargin.model import AccountRisk
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
@@ -33,6 +39,7 @@ from crossmargin.risk.stress_cli import register as register_stress
 from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest, sample_market
 from crossmargin.sim.engine import AutoLeverage, RunConfig
 from crossmargin.sim.result import BacktestResult
+from crossmargin.store import Store
 from crossmargin.venues import VENUES, get_rules
 from crossmargin.venues.base import VenueRules
 
@@ -401,6 +408,7 @@ def backtest(
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the equity/margin figure as HTML here.")] = None,
     png: Annotated[bool, typer.Option("--png", help="Also write the figure as PNG (needs Chrome).")] = False,
     reference: Annotated[bool, typer.Option("--reference", help="Use the plain-Python loop.")] = False,
+    store: Annotated[str | None, typer.Option("--store", help="Record the run in this database (URL or path).")] = None,
 ) -> None:
     """Replay a strategy on the shipped real bars under cross and isolated margin, side by side."""
     try:
@@ -438,6 +446,13 @@ def backtest(
         )
     except CrossmarginError as error:
         raise _fail(error) from None
+    if store is not None:
+        try:
+            with Store(store) as sink:
+                run_id = sink.record_backtest(result)
+        except CrossmarginError as error:
+            raise _fail(error) from None
+        print(f"stored: run {run_id} in {sink.url}", file=sys.stderr)
     notes: list[str] = []
     if plot is not None:
         notes = save_figure(backtest_figure(result), plot, png=plot.with_suffix(".png") if png else None)
@@ -501,6 +516,61 @@ def _liquidation_table(mode: str, frame: pd.DataFrame) -> Table:
             _money(row["loss"]),
         )
     return table
+
+
+def _seconds(text: str, field: str) -> float:
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0}
+    for suffix in ("ms", "s", "m"):
+        if text.endswith(suffix):
+            try:
+                value = float(text[: -len(suffix)]) * units[suffix]
+            except ValueError:
+                break
+            if value > 0:
+                return value
+            break
+    raise InputError(field, text, "a duration such as 5s, 500ms or 1m")
+
+
+@app.command()
+def monitor(
+    venue: Annotated[str, typer.Option("--venue", help="binance | bybit | okx | hyperliquid")] = "binance",
+    paper: Annotated[bool, typer.Option("--paper", help="Replay a crash on the local paper venue (offline).")] = False,
+    portfolio: Annotated[Path, typer.Option("--portfolio", help="Paper: the positions to replay.")] = Path(
+        "examples/paper_crash.toml"
+    ),
+    episode: Annotated[str, typer.Option("--episode", help="Paper: the crash episode to replay.")] = "2025-10-10",
+    interval: Annotated[str, typer.Option("--interval", help="Time between reads, e.g. 5s (paper: 0s ok).")] = "5s",
+    ticks: Annotated[int | None, typer.Option("--ticks", help="Stop after this many reads.")] = None,
+    rules: Annotated[Path | None, typer.Option("--rules", help="Alert rules (TOML).")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="Record to this database URL.")] = None,
+    plain: Annotated[bool, typer.Option("--plain", help="One line per tick instead of the live view.")] = False,
+) -> None:
+    """Watch an account's margin ratio and liquidation prices, recomputed here, with alerts."""
+    try:
+        pause = 0.0 if paper and interval in ("0", "0s") else _seconds(interval, "--interval")
+        alert_rules, webhook = load_rules(rules) if rules is not None else (DEFAULT_RULES, None)
+        if ticks is not None and ticks < 1:
+            raise InputError("--ticks", ticks, ">= 1")
+        if paper:
+            loaded = load_portfolio(portfolio, venue=venue)
+            reader: AccountReader = paper_from_episode(loaded, episode)
+            count = ticks or (reader.market.bars - 1)  # type: ignore[attr-defined]
+        else:
+            reader = CcxtReader(get_rules(venue, field="--venue").name)
+            count = ticks or 10**9
+        sink = Store(store) if store is not None else None
+    except CrossmarginError as error:
+        raise _fail(error) from None
+    watcher = Monitor(reader, book=AlertBook(alert_rules), webhook=webhook, store=sink)
+    try:
+        run_monitor(watcher, count, pause=pause, plain=plain)
+    except CrossmarginError as error:
+        raise _fail(error) from None
+    finally:
+        reader.close()
+        if sink is not None:
+            sink.close()
 
 
 def main() -> None:
