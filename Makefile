@@ -18,6 +18,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/crossmargin check --compare examples/case_study.toml
 	$(BIN)/crossmargin backtest case-study --mode both --plot out/case-study.html
+	$(BIN)/crossmargin report examples/case_study.toml --pdf out/checklist.pdf --html out/checklist.html
+	@echo "Risk Checklist: out/checklist.pdf"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks

@@ -29,6 +29,7 @@ from crossmargin.live.view import run_monitor
 from crossmargin.margin.account import evaluate, pool_margin_ratio
 from crossmargin.model import AccountRisk
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
+from crossmargin.report.checklist_cli import register as register_checklist
 from crossmargin.report.plot import backtest_figure, save_figure
 from crossmargin.risk.forecast_cli import register as register_forecast
 from crossmargin.risk.leverage import max_leverage
@@ -56,6 +57,7 @@ app.add_typer(data_app, name="data")
 register_forecast(app)
 register_montecarlo(app)
 register_stress(app)
+register_checklist(app)
 
 
 @app.callback()
