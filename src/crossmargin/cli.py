@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import sys
@@ -18,6 +17,7 @@ from rich.table import Table
 from crossmargin.console import fail as _fail
 from crossmargin.console import jsonable as _jsonable
 from crossmargin.console import print_whole as _print_whole
+from crossmargin.console import risk_json
 from crossmargin.data.cli import data_app
 from crossmargin.errors import CrossmarginError, InputError
 from crossmargin.live.alerts import DEFAULT_RULES, AlertBook, load_rules
@@ -43,8 +43,9 @@ from crossmargin.sim.result import BacktestResult
 from crossmargin.store import Store
 from crossmargin.venues import VENUES, get_rules
 from crossmargin.venues.base import VenueRules
+from crossmargin.web.serve_cli import register as register_serve
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "risk_json"]
 
 app = typer.Typer(
     add_completion=False,
@@ -58,18 +59,12 @@ register_forecast(app)
 register_montecarlo(app)
 register_stress(app)
 register_checklist(app)
+register_serve(app)
 
 
 @app.callback()
 def _root() -> None:
     """crossmargin: exact venue margin, liquidation prices, cross vs isolated side by side."""
-
-
-def risk_json(risk: AccountRisk) -> dict[str, Any]:
-    """Return the public ``--json`` object of one evaluated account."""
-    result: dict[str, Any] = _jsonable(dataclasses.asdict(risk))
-    del result["pool_ratios"]
-    return result
 
 
 def _money(value: float | None) -> str:

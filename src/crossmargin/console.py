@@ -5,6 +5,7 @@ Faces only (``cli.py``, ``data/cli.py``, ``risk/*_cli.py``): nothing here comput
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from typing import Any
@@ -14,7 +15,9 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-__all__ = ["fail", "jsonable", "print_whole"]
+from crossmargin.model import AccountRisk
+
+__all__ = ["fail", "jsonable", "print_whole", "risk_json"]
 
 
 def fail(error: Exception, context: str = "") -> typer.Exit:
@@ -42,3 +45,10 @@ def print_whole(table: Table) -> None:
     if needed > console.width:
         console = Console(width=needed)
     console.print(table)
+
+
+def risk_json(risk: AccountRisk) -> dict[str, Any]:
+    """Return the public ``--json`` object of one evaluated account (the contract keys, strict JSON)."""
+    result: dict[str, Any] = jsonable(dataclasses.asdict(risk))
+    del result["pool_ratios"]
+    return result

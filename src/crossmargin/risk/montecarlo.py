@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from rich.console import Console
@@ -48,6 +48,8 @@ from scipy import optimize, special, stats
 from crossmargin.data.store import SAMPLE_SYMBOLS, sample_frames, sample_funding
 from crossmargin.errors import DataError, InputError
 from crossmargin.kernels.layout import BookArrays, pack_book
+from crossmargin.margin.account import evaluate
+from crossmargin.margin.position import unrealized_pnl
 from crossmargin.model import Account, MarginMode, Marks
 from crossmargin.numeric import require_positive
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated
@@ -75,6 +77,7 @@ __all__ = [
     "ReturnModel",
     "StudentTModel",
     "bgk_distance",
+    "equity_quantiles",
     "ewma_variance",
     "fit_garch",
     "fit_model",
@@ -779,3 +782,41 @@ def liquidation_probability(
         pools=tuple(odds),
         notes=tuple(notes),
     )
+
+
+def equity_quantiles(
+    portfolio: Portfolio,
+    *,
+    horizon_hours: float,
+    seed: int,
+    model: str = "fhs",
+    paths: int = 2000,
+    quantiles: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99),
+) -> dict[str, Any]:
+    """Return quantiles of the all-cross margin balance (quote) per hour over ``paths`` simulated paths.
+
+    Marks follow ``simulate_paths`` of the fitted ``model``; each position's PnL is ``margin.unrealized_pnl``
+    (applied element-wise). ``maintenance_margin`` is today's requirement of the cross account, the level the
+    fan is read against. Keys: ``hours``, ``quantiles`` (label -> array), ``equity_now``, ``maintenance_margin``.
+    """
+    account, rules = all_cross(portfolio.account), portfolio.rules
+    symbols = tuple(dict.fromkeys(p.symbol for p in account.positions))
+    samples = tuple(sample_symbol(s, rules) for s in symbols)
+    fitted = fit_model(model, tuple(dict.fromkeys(samples)))
+    steps = horizon_steps(float(horizon_hours), 1)
+    returns = simulate_paths(fitted, steps, paths, seed)
+    growth = {
+        s: np.exp(np.cumsum(returns[:, :, fitted.symbols.index(samples[j])], axis=1)) for j, s in enumerate(symbols)
+    }
+    equity = np.full((paths, steps), account.wallet_balance, dtype=np.float64)
+    for position in account.positions:
+        marks: Any = portfolio.marks.price(position.symbol) * growth[position.symbol]
+        equity += unrealized_pnl(position.side, position.size, position.entry_price, marks)
+    today = evaluate(account, portfolio.marks, rules)
+    bands = np.quantile(equity, quantiles, axis=0)
+    return {
+        "hours": list(range(1, steps + 1)),
+        "quantiles": {f"{q:g}": band for q, band in zip(quantiles, bands, strict=True)},
+        "equity_now": today.account.margin_balance,
+        "maintenance_margin": today.account.maintenance_margin,
+    }

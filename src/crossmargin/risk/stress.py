@@ -408,6 +408,8 @@ def grid_moves(extent: float, step: float, *, extent_field: str = "range", step_
     if not 0.0 < step <= extent:
         raise InputError(step_field, step, f"a fraction in (0, {extent:g}] (the {extent_field})")
     count = extent / step
+    if not math.isfinite(count) or count > MAX_STEPS + 1:
+        raise InputError(step_field, step, f"a step of at least {extent / MAX_STEPS:g} (at most {MAX_STEPS} steps)")
     steps = round(count)
     if not math.isclose(count, steps, rel_tol=1e-9, abs_tol=1e-9):
         raise InputError(
