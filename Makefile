@@ -19,7 +19,8 @@ demo: $(STAMP)
 	$(BIN)/crossmargin check --compare examples/case_study.toml
 	$(BIN)/crossmargin backtest case-study --mode both --plot out/case-study.html
 	$(BIN)/crossmargin report examples/case_study.toml --pdf out/checklist.pdf --html out/checklist.html
-	@echo "Risk Checklist: out/checklist.pdf"
+	@echo "Risk Checklist: out/checklist.pdf (and out/checklist.html)"
+	@echo "Dashboard: run '$(BIN)/crossmargin serve' and open http://127.0.0.1:8765/ (the case study is loaded)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks
