@@ -41,6 +41,7 @@ from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest
 from crossmargin.sim.engine import AutoLeverage, RunConfig
 from crossmargin.sim.result import BacktestResult
 from crossmargin.store import Store
+from crossmargin.sweep_cli import register as register_sweep
 from crossmargin.venues import VENUES, get_rules
 from crossmargin.venues.base import VenueRules
 from crossmargin.web.serve_cli import register as register_serve
@@ -60,6 +61,7 @@ register_montecarlo(app)
 register_stress(app)
 register_checklist(app)
 register_serve(app)
+register_sweep(app)
 
 
 @app.callback()

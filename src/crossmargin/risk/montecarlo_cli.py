@@ -107,6 +107,11 @@ def montecarlo(
     ] = 1,
     funding: Annotated[bool, typer.Option("--funding/--no-funding", help="Accrue funding along paths.")] = True,
     as_json: _Json = False,
+    dask: Annotated[bool, typer.Option("--dask", help="Split the paths into Dask tasks (local cluster).")] = False,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Send the tasks to this Dask cluster (tcp://host:port).")
+    ] = None,
+    chunks: Annotated[int, typer.Option("--chunks", help="Dask tasks the paths are split into.")] = 8,
 ) -> None:
     """Probability of liquidation within the horizon: the cross account vs each isolated position."""
     from crossmargin.portfolio import load_portfolio  # noqa: PLC0415 - see the module docstring
@@ -125,9 +130,33 @@ def montecarlo(
             )
         per_hour = _steps_per_hour(hours, steps_per_hour)
         loaded = load_portfolio(portfolio, venue=venue)
-        result = liquidation_probability(
-            loaded, horizon_hours=hours, paths=paths, model=model, seed=seed, steps_per_hour=per_hour, funding=funding
-        )
+        if dask or scheduler is not None:
+            from crossmargin.distributed import client_for, montecarlo_distributed  # noqa: PLC0415 - optional
+
+            if chunks < 1 or chunks > paths:
+                raise InputError("--chunks", chunks, f"1 .. --paths ({paths})")
+            with client_for(scheduler) as client:
+                result = montecarlo_distributed(
+                    loaded,
+                    horizon_hours=hours,
+                    paths=paths,
+                    seed=seed,
+                    model=model,
+                    client=client,
+                    chunks=chunks,
+                    steps_per_hour=per_hour,
+                    funding=funding,
+                )
+        else:
+            result = liquidation_probability(
+                loaded,
+                horizon_hours=hours,
+                paths=paths,
+                model=model,
+                seed=seed,
+                steps_per_hour=per_hour,
+                funding=funding,
+            )
     except CrossmarginError as error:
         raise _fail(error, str(portfolio)) from None
     if as_json:

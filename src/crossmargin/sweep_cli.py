@@ -1,0 +1,100 @@
+"""``crossmargin sweep``: backtest a grid of parameters, one Dask task per combination.
+
+Thin: read the grid file, open a client (``distributed.client_for``), call ``distributed.sweep``, render.
+``register(app)`` adds the command to a typer app. Errors print one line ``error: ...`` on stderr and exit
+with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from crossmargin.console import fail as _fail
+from crossmargin.console import jsonable as _jsonable
+from crossmargin.console import print_whole as _print_whole
+from crossmargin.errors import CrossmarginError, InputError
+
+__all__ = ["load_grid", "register"]
+
+_SHOWN = ("final_equity", "return_on_collateral", "max_drawdown", "liquidations", "peak_margin_ratio", "fees")
+
+
+def load_grid(path: Path) -> dict[str, list[Any]]:
+    """Return the ``[grid]`` table of the TOML file ``path`` (key -> list of values).
+
+    Raises InputError for a missing or invalid file, a missing ``[grid]`` table or another top-level key.
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError("--grid", str(path), "a readable TOML file", detail=error.strerror or str(error)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise InputError("--grid", str(path), "a valid TOML file", detail=str(error)) from None
+    extra = [key for key in document if key != "grid"]
+    if extra:
+        raise InputError("--grid", extra, "only a [grid] table", detail=f"unknown top-level key {extra[0]!r}")
+    grid = document.get("grid")
+    if not isinstance(grid, dict):
+        raise InputError("--grid", str(path), "a [grid] table such as: leverage = [3, 5, 10]")
+    return grid
+
+
+def _cell(key: str, value: Any) -> str:
+    if isinstance(value, float) and key in ("return_on_collateral", "max_drawdown", "peak_margin_ratio"):
+        return f"{value * 100:.2f}%"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if key in _SHOWN else f"{value:g}"
+    return str(value)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sweep`` to ``app``."""
+
+    @app.command()
+    def sweep(  # noqa: PLR0917 - typer maps each command option to a parameter
+        strategy: Annotated[str, typer.Argument(help="case-study | hedge-pair | basis | scalp")],
+        grid: Annotated[Path, typer.Option("--grid", help="TOML file with a [grid] table of lists.")],
+        mode: Annotated[str, typer.Option("--mode", help="cross | isolated | both")] = "both",
+        scheduler: Annotated[
+            str | None, typer.Option("--scheduler", help="Dask scheduler, e.g. tcp://host:8786 (default: local).")
+        ] = None,
+        workers: Annotated[int | None, typer.Option("--workers", help="Local worker processes (default: cores).")] = (
+            None
+        ),
+        timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the scheduler.")] = 10.0,
+        venue: Annotated[str, typer.Option("--venue", help="Venue rules (the sample bars are Binance's).")] = "binance",
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows instead of a table.")] = False,
+        out: Annotated[Path | None, typer.Option("--out", help="Also write the rows as Parquet here.")] = None,
+    ) -> None:
+        """Backtest every combination of a parameter grid on a Dask cluster (local by default)."""
+        from crossmargin import distributed  # noqa: PLC0415 - dask is slow to import; only this command needs it
+
+        try:
+            table = load_grid(grid)
+            distributed.grid_points(strategy, table)  # refuse a bad grid before starting a cluster
+            if timeout <= 0:
+                raise InputError("--timeout", timeout, "seconds > 0")
+            with distributed.client_for(scheduler, workers, timeout=timeout) as client:
+                frame = distributed.sweep(strategy, table, mode=mode, client=client, venue=venue)
+        except CrossmarginError as error:
+            raise _fail(error) from None
+        if out is not None:
+            frame.to_parquet(out, index=False)
+        if as_json:
+            print(json.dumps(_jsonable(frame.to_dict(orient="records")), indent=2, default=str))
+            return
+        columns = [*table, "mode", *_SHOWN]
+        view = Table(title=f"{strategy} sweep on {venue}: {len(frame)} runs", title_justify="left")
+        for column in columns:
+            view.add_column(column, justify="left" if column == "mode" else "right")
+        for row in frame.to_dict(orient="records"):
+            view.add_row(*(_cell(column, row[column]) for column in columns))
+        _print_whole(view)
+        if out is not None:
+            print(f"rows: {out}")
