@@ -20,6 +20,7 @@ from crossmargin.console import print_whole as _print_whole
 from crossmargin.console import risk_json
 from crossmargin.data.cli import data_app
 from crossmargin.errors import CrossmarginError, InputError
+from crossmargin.kernels.batch_cli import register as register_batch
 from crossmargin.live.alerts import DEFAULT_RULES, AlertBook, load_rules
 from crossmargin.live.base import AccountReader
 from crossmargin.live.ccxt_reader import CcxtReader
@@ -62,6 +63,7 @@ register_stress(app)
 register_checklist(app)
 register_serve(app)
 register_sweep(app)
+register_batch(app)
 
 
 @app.callback()

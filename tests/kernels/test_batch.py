@@ -1,0 +1,214 @@
+"""The batch re-mark against its reference ``remark_reference`` (``evaluate`` account by account), and its CLI.
+
+Accounts are one-way (hedge legs are refused by ``pack_accounts``): ``tests.strategies.accounts`` draws
+distinct symbols per account, cross and isolated positions mixed, on each of the four shipped venues.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from crossmargin.errors import InputError
+from crossmargin.kernels.batch import BatchResult, pack_accounts, remark, remark_reference
+from crossmargin.kernels.batch_cli import register
+from crossmargin.model import Account, MarginMode, Marks, Position, Side
+from crossmargin.venues import get_rules
+from tests.strategies import VENUE_SYMBOLS, accounts
+
+REL = 1e-9
+VENUES = ("binance", "bybit", "okx", "hyperliquid")
+MODES = {
+    "cross": (MarginMode.CROSS,),
+    "isolated": (MarginMode.ISOLATED,),
+    "mixed": (MarginMode.CROSS, MarginMode.ISOLATED),
+}
+
+
+def _assert_equal(got: BatchResult, want: BatchResult) -> None:
+    """Hold every figure of ``got`` to ``want``: money and ratios to 1e-12, liquidation prices to 1e-9."""
+    np.testing.assert_allclose(got.margin_balance, want.margin_balance, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(got.requirement, want.requirement, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(got.margin_ratio, want.margin_ratio, rtol=1e-12)
+    np.testing.assert_array_equal(got.liquidated, want.liquidated)
+    np.testing.assert_allclose(got.liquidation_price, want.liquidation_price, rtol=REL, equal_nan=True)
+
+
+@st.composite
+def _books(draw: st.DrawFn, venue: str, modes: tuple[MarginMode, ...]) -> tuple[list[Account], Marks]:
+    """Draw 1..4 accounts of one venue and one mark per symbol (each account's own marks for its symbols)."""
+    drawn = draw(st.lists(accounts(venue=venue, modes=modes), min_size=1, max_size=4))
+    prices: dict[str, float] = {}
+    for _, marks in drawn:
+        prices.update(marks.prices)
+    # every account is re-marked at the same prices: later accounts' marks win for shared symbols
+    return [account for account, _ in drawn], Marks(prices)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@pytest.mark.parametrize("mode", sorted(MODES))
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_remark_equals_reference(venue: str, mode: str, data: st.DataObject) -> None:
+    """The compiled pass gives the reference's figures on random one-way accounts of every venue and mode."""
+    rules = get_rules(venue)
+    held, marks = data.draw(_books(venue, MODES[mode]))
+    symbols = VENUE_SYMBOLS[venue]
+    book = pack_accounts(held, rules, symbols)
+    prices = np.array([marks.prices.get(s, 1.0) for s in symbols])
+    _assert_equal(remark(book, prices), remark_reference(held, rules, marks))
+
+
+def _account(wallet: float, *positions: Position) -> Account:
+    return Account(venue="binance", wallet_balance=wallet, positions=positions)
+
+
+def test_breach_flag_and_ratio_edges() -> None:
+    """A cross pool at a loss past its wallet is flagged with ratio +inf; an empty cross pool has ratio 0."""
+    rules = get_rules("binance")
+    long = Position(symbol="BTCUSDT", side=Side.LONG, size=1.0, entry_price=70_000.0, leverage=20)
+    iso = Position(
+        symbol="ETHUSDT",
+        side=Side.SHORT,
+        size=10.0,
+        entry_price=2_500.0,
+        leverage=10,
+        mode=MarginMode.ISOLATED,
+        isolated_margin=2_500.0,
+    )
+    held = [_account(5_000.0, long), _account(2_500.0, iso), _account(100.0)]
+    symbols = ("BTCUSDT", "ETHUSDT")
+    book = pack_accounts(held, rules, symbols)
+    assert book.positions == 2
+    assert book.accounts == 3
+    result = remark(book, np.array([60_000.0, 2_500.0]))
+    assert result.liquidated.tolist() == [True, False, False]
+    assert result.margin_ratio[0] == np.inf
+    assert result.margin_ratio[1] == 0.0
+    assert result.margin_ratio[2] == 0.0
+    assert result.margin_balance[2] == 100.0
+    _assert_equal(result, remark_reference(held, rules, Marks({"BTCUSDT": 60_000.0, "ETHUSDT": 2_500.0})))
+
+
+def test_pack_refuses_unknown_symbol_and_bad_marks() -> None:
+    """A symbol without a mark column and a wrong marks vector are one-line InputErrors."""
+    rules = get_rules("binance")
+    held = [_account(1_000.0, Position(symbol="BTCUSDT", side=Side.LONG, size=0.01, entry_price=70_000.0, leverage=5))]
+    with pytest.raises(InputError, match="symbol"):
+        pack_accounts(held, rules, ("ETHUSDT",))
+    book = pack_accounts(held, rules, ("BTCUSDT",))
+    with pytest.raises(InputError, match="marks"):
+        remark(book, np.array([1.0, 2.0]))
+    with pytest.raises(InputError, match="marks"):
+        remark(book, np.array([-1.0]))
+
+
+def _cli() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """Test app."""
+
+    register(app)
+    return app
+
+
+def _files(tmp_path: Path) -> tuple[Path, Path]:
+    rows = pd.DataFrame(
+        {
+            "account": ["a", "a", "b"],
+            "wallet_balance": [10_000.0, 10_000.0, 3_000.0],
+            "symbol": ["BTCUSDT", "ETHUSDT", "ETHUSDT"],
+            "side": ["long", "short", "long"],
+            "size": [0.1, 2.0, 5.0],
+            "entry_price": [70_000.0, 2_500.0, 2_400.0],
+            "leverage": [10.0, 10.0, 5.0],
+            "margin_mode": ["cross", "cross", "isolated"],
+            "isolated_margin": [np.nan, np.nan, 2_400.0],
+        }
+    )
+    accounts_path = tmp_path / "accounts.parquet"
+    marks_path = tmp_path / "marks.parquet"
+    rows.to_parquet(accounts_path)
+    pd.DataFrame({"symbol": ["BTCUSDT", "ETHUSDT"], "mark": [68_000.0, 2_600.0]}).to_parquet(marks_path)
+    return accounts_path, marks_path
+
+
+def test_cli_writes_accounts_and_positions(tmp_path: Path) -> None:
+    """``accounts remark`` writes one row per account and one per position, equal to the reference."""
+    accounts_path, marks_path = _files(tmp_path)
+    out = tmp_path / "out.parquet"
+    result = CliRunner().invoke(
+        _cli(), ["accounts", "remark", str(accounts_path), str(marks_path), "--venue", "binance", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    per_account = pd.read_parquet(out)
+    per_position = pd.read_parquet(out.with_name("out.positions.parquet"))
+    assert per_account["account"].tolist() == ["a", "b"]
+    assert len(per_position) == 3
+    rules = get_rules("binance")
+    held = [
+        _account(
+            10_000.0,
+            Position(symbol="BTCUSDT", side=Side.LONG, size=0.1, entry_price=70_000.0, leverage=10),
+            Position(symbol="ETHUSDT", side=Side.SHORT, size=2.0, entry_price=2_500.0, leverage=10),
+        ),
+        _account(
+            3_000.0,
+            Position(
+                symbol="ETHUSDT",
+                side=Side.LONG,
+                size=5.0,
+                entry_price=2_400.0,
+                leverage=5,
+                mode=MarginMode.ISOLATED,
+                isolated_margin=2_400.0,
+            ),
+        ),
+    ]
+    want = remark_reference(held, rules, Marks({"BTCUSDT": 68_000.0, "ETHUSDT": 2_600.0}))
+    np.testing.assert_allclose(per_account["margin_balance"], want.margin_balance, rtol=1e-12)
+    np.testing.assert_allclose(per_position["liquidation_price"], want.liquidation_price, rtol=REL, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("drop", "missing column"),
+        ("symbol", "NOPEUSDT"),
+        ("side", "side"),
+        ("mark", "mark"),
+    ],
+)
+def test_cli_errors_are_one_line(tmp_path: Path, change: str, message: str) -> None:
+    """Missing columns, unknown symbols and bad values exit 2 with one line on stderr."""
+    accounts_path, marks_path = _files(tmp_path)
+    rows = pd.read_parquet(accounts_path)
+    marks = pd.read_parquet(marks_path)
+    if change == "drop":
+        rows = rows.drop(columns=["entry_price"])
+    elif change == "symbol":
+        rows.loc[0, "symbol"] = "NOPEUSDT"
+    elif change == "side":
+        rows.loc[0, "side"] = "sideways"
+    else:
+        marks.loc[0, "mark"] = -5.0
+    rows.to_parquet(accounts_path)
+    marks.to_parquet(marks_path)
+    result = CliRunner().invoke(
+        _cli(),
+        ["accounts", "remark", str(accounts_path), str(marks_path), "--venue", "binance", "--out", str(tmp_path / "o")],
+    )
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error:")
+    assert message in lines[0]
