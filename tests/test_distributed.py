@@ -172,3 +172,17 @@ def test_montecarlo_command_splits_paths_into_dask_tasks() -> None:
     bad = runner.invoke(app, ["montecarlo", case, "--paths", "100", "--dask", "--chunks", "500"])
     assert bad.exit_code == 2
     assert "--chunks" in bad.stderr
+
+
+def test_backtest_sweep_option_runs_the_grid(tmp_path: Path) -> None:
+    from typer.testing import CliRunner  # noqa: PLC0415 - keeps this module's imports as they were
+
+    from crossmargin.cli import app  # noqa: PLC0415
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text("[grid]\nleverage = [3, 5]\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["backtest", "case-study", "--sweep", str(grid), "--mode", "isolated", "--json"])
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(row["leverage"], row["mode"]) for row in rows] == [(3, "isolated"), (5, "isolated")]
+    assert [row["liquidations"] for row in rows] == [0, 1]  # 5x loses the ETH short on 2026-03-16, 3x does not

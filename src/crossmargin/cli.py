@@ -43,6 +43,7 @@ from crossmargin.sim.engine import AutoLeverage, RunConfig
 from crossmargin.sim.result import BacktestResult
 from crossmargin.store import Store
 from crossmargin.sweep_cli import register as register_sweep
+from crossmargin.sweep_cli import run_sweep
 from crossmargin.venues import VENUES, get_rules
 from crossmargin.venues.base import VenueRules
 from crossmargin.web.serve_cli import register as register_serve
@@ -410,8 +411,17 @@ def backtest(
     png: Annotated[bool, typer.Option("--png", help="Also write the figure as PNG (needs Chrome).")] = False,
     reference: Annotated[bool, typer.Option("--reference", help="Use the plain-Python loop.")] = False,
     store: Annotated[str | None, typer.Option("--store", help="Record the run in this database (URL or path).")] = None,
+    sweep: Annotated[
+        Path | None, typer.Option("--sweep", help="Run a parameter grid (TOML) as Dask tasks instead of one run.")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="With --sweep: a Dask cluster (default: local cores).")
+    ] = None,
 ) -> None:
     """Replay a strategy on the shipped real bars under cross and isolated margin, side by side."""
+    if sweep is not None:
+        run_sweep(strategy, sweep, mode=mode, scheduler=scheduler, venue=venue, as_json=as_json)
+        return
     try:
         factory = resolve_strategy(strategy)
         probe = factory()

@@ -20,7 +20,11 @@ from crossmargin.console import jsonable as _jsonable
 from crossmargin.console import print_whole as _print_whole
 from crossmargin.errors import CrossmarginError, InputError
 
-__all__ = ["load_grid", "register"]
+__all__ = [
+    "load_grid",
+    "register",
+    "run_sweep",
+]
 
 _SHOWN = ("final_equity", "return_on_collateral", "max_drawdown", "liquidations", "peak_margin_ratio", "fees")
 
@@ -73,28 +77,54 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option("--out", help="Also write the rows as Parquet here.")] = None,
     ) -> None:
         """Backtest every combination of a parameter grid on a Dask cluster (local by default)."""
-        from crossmargin import distributed  # noqa: PLC0415 - dask is slow to import; only this command needs it
+        run_sweep(
+            strategy,
+            grid,
+            mode=mode,
+            scheduler=scheduler,
+            workers=workers,
+            timeout=timeout,
+            venue=venue,
+            as_json=as_json,
+            out=out,
+        )
 
-        try:
-            table = load_grid(grid)
-            distributed.grid_points(strategy, table)  # refuse a bad grid before starting a cluster
-            if timeout <= 0:
-                raise InputError("--timeout", timeout, "seconds > 0")
-            with distributed.client_for(scheduler, workers, timeout=timeout) as client:
-                frame = distributed.sweep(strategy, table, mode=mode, client=client, venue=venue)
-        except CrossmarginError as error:
-            raise _fail(error) from None
-        if out is not None:
-            frame.to_parquet(out, index=False)
-        if as_json:
-            print(json.dumps(_jsonable(frame.to_dict(orient="records")), indent=2, default=str))
-            return
-        columns = [*table, "mode", *_SHOWN]
-        view = Table(title=f"{strategy} sweep on {venue}: {len(frame)} runs", title_justify="left")
-        for column in columns:
-            view.add_column(column, justify="left" if column == "mode" else "right")
-        for row in frame.to_dict(orient="records"):
-            view.add_row(*(_cell(column, row[column]) for column in columns))
-        _print_whole(view)
-        if out is not None:
-            print(f"rows: {out}")
+
+def run_sweep(
+    strategy: str,
+    grid: Path,
+    *,
+    mode: str = "both",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    timeout: float = 10.0,
+    venue: str = "binance",
+    as_json: bool = False,
+    out: Path | None = None,
+) -> None:
+    """Run the sweep command's work: load the grid, run it on Dask, print the rows (``sweep``, ``backtest --sweep``)."""
+    from crossmargin import distributed  # noqa: PLC0415 - dask is slow to import; only this command needs it
+
+    try:
+        table = load_grid(grid)
+        distributed.grid_points(strategy, table)  # refuse a bad grid before starting a cluster
+        if timeout <= 0:
+            raise InputError("--timeout", timeout, "seconds > 0")
+        with distributed.client_for(scheduler, workers, timeout=timeout) as client:
+            frame = distributed.sweep(strategy, table, mode=mode, client=client, venue=venue)
+    except CrossmarginError as error:
+        raise _fail(error) from None
+    if out is not None:
+        frame.to_parquet(out, index=False)
+    if as_json:
+        print(json.dumps(_jsonable(frame.to_dict(orient="records")), indent=2, default=str))
+        return
+    columns = [*table, "mode", *_SHOWN]
+    view = Table(title=f"{strategy} sweep on {venue}: {len(frame)} runs", title_justify="left")
+    for column in columns:
+        view.add_column(column, justify="left" if column == "mode" else "right")
+    for row in frame.to_dict(orient="records"):
+        view.add_row(*(_cell(column, row[column]) for column in columns))
+    _print_whole(view)
+    if out is not None:
+        print(f"rows: {out}")
