@@ -15,6 +15,7 @@ from rich import box
 from rich.table import Table
 
 from crossmargin.console import fail as _fail
+from crossmargin.console import format_price as _price
 from crossmargin.console import jsonable as _jsonable
 from crossmargin.console import print_whole as _print_whole
 from crossmargin.console import risk_json
@@ -34,6 +35,7 @@ from crossmargin.report.checklist_cli import register as register_checklist
 from crossmargin.report.plot import backtest_figure, save_figure
 from crossmargin.risk.forecast_cli import register as register_forecast
 from crossmargin.risk.leverage import max_leverage
+from crossmargin.risk.montecarlo_cli import parse_probability
 from crossmargin.risk.montecarlo_cli import register as register_montecarlo
 from crossmargin.risk.portfolio_margin import margin_comparison
 from crossmargin.risk.stress_cli import portfolio_margin_table
@@ -74,16 +76,6 @@ def _root() -> None:
 
 def _money(value: float | None) -> str:
     return "--" if value is None else f"{value:,.2f}"
-
-
-def _price(value: float | None) -> str:
-    if value is None:
-        return "--"
-    if abs(value) >= 1000:
-        return f"{value:,.2f}"
-    if abs(value) >= 1:
-        return f"{value:,.4f}"
-    return f"{value:.6g}"
 
 
 def _percent(value: float | None) -> str:
@@ -367,17 +359,6 @@ def brackets(
     _print_whole(table)
 
 
-def _probability(text: str, field: str) -> float:
-    """Return '1%' or '0.01' as a fraction; InputError otherwise."""
-    try:
-        value = float(text[:-1]) / 100 if text.strip().endswith("%") else float(text)
-    except ValueError:
-        raise InputError(field, text, "a probability such as 1% or 0.01") from None
-    if not (0 < value < 1):
-        raise InputError(field, text, "a probability in (0, 1), such as 1% or 0.01")
-    return value
-
-
 def _day_ms(text: str | None, field: str) -> int | None:
     if text is None:
         return None
@@ -443,7 +424,7 @@ def backtest(
         )
         policy = None
         if auto_leverage is not None:
-            probability = _probability(auto_leverage, "--auto-leverage")
+            probability = parse_probability(auto_leverage, "--auto-leverage")
             horizon = 60 if probe.name == "scalp" else 24  # an hour of 1m bars, a day of 1h bars
             policy = AutoLeverage(cap=max_leverage, max_liq_prob=probability, horizon_bars=horizon)
         result = run_backtest(

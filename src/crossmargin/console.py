@@ -17,7 +17,7 @@ from rich.table import Table
 
 from crossmargin.model import AccountRisk
 
-__all__ = ["fail", "jsonable", "print_whole", "risk_json"]
+__all__ = ["fail", "format_price", "jsonable", "print_whole", "risk_json"]
 
 
 def fail(error: Exception, context: str = "") -> typer.Exit:
@@ -25,6 +25,20 @@ def fail(error: Exception, context: str = "") -> typer.Exit:
     prefix = f"{context}: " if context else ""
     print(f"error: {prefix}{' '.join(str(error).split())}", file=sys.stderr)
     return typer.Exit(code=2)
+
+
+def format_price(value: float | None) -> str:
+    """Return a price (quote currency) as tables print it: 2 decimals from 1,000, 4 from 1, else 6 digits.
+
+    '--' where there is none (None or not finite).
+    """
+    if value is None or not math.isfinite(value):
+        return "--"
+    if abs(value) >= 1000:
+        return f"{value:,.2f}"
+    if abs(value) >= 1:
+        return f"{value:,.4f}"
+    return f"{value:.6g}"
 
 
 def jsonable(value: Any) -> Any:

@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from distributed import Client, Future, LocalCluster, as_completed
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from crossmargin.errors import InputError, suggest
 from crossmargin.portfolio import Portfolio
+from crossmargin.progress import stderr_progress
 from crossmargin.risk.montecarlo import MCResult, PoolOdds, ReturnModel, liquidation_probability, wilson_interval
 from crossmargin.sim.backtest import MODES, kernel_scan, resolve_strategy, run_backtest, sample_market
 from crossmargin.sim.engine import RunConfig
@@ -85,26 +84,12 @@ def client_for(scheduler: str | None, workers: int | None = None, *, timeout: fl
         yield client
 
 
-def _progress(label: str) -> Progress:
-    """Return a progress bar on stderr, shown only when stderr is a terminal."""
-    console = Console(stderr=True)
-    return Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-
-
 def _gather(client: Client, function: Callable[..., Any], calls: Sequence[Mapping[str, Any]], label: str) -> list[Any]:
     """Submit ``function(**call)`` once per call (pure=False: every call runs); return results in call order."""
     futures: list[Future[Any]] = [client.submit(function, pure=False, **call) for call in calls]
     order = {future.key: index for index, future in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
-    with _progress(label) as bar:
+    with stderr_progress(label) as bar:
         task = bar.add_task(label, total=len(futures))
         for future in as_completed(futures):  # type: ignore[no-untyped-call]
             results[order[future.key]] = future.result()

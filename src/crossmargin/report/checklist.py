@@ -36,6 +36,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from crossmargin.console import format_price
 from crossmargin.errors import InputError
 from crossmargin.margin.account import evaluate
 from crossmargin.model import Account, AccountRisk
@@ -155,17 +156,6 @@ class Checklist:
     def to_html(self) -> str:
         """Return the checklist as one self-contained HTML page (inline CSS, charts as inline SVG)."""
         return _html(self)
-
-
-def format_price(value: float | None) -> str:
-    """Return a price as the checklist prints it ('--' when there is none)."""
-    if value is None or not math.isfinite(value):
-        return "--"
-    if abs(value) >= 1000:
-        return f"{value:,.2f}"
-    if abs(value) >= 1:
-        return f"{value:,.4f}"
-    return f"{value:.6g}"
 
 
 def _money(value: float) -> str:

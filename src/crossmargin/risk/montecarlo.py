@@ -41,8 +41,6 @@ from functools import lru_cache
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from scipy import optimize, special, stats
 
 from crossmargin.data.store import SAMPLE_SYMBOLS, sample_frames, sample_funding
@@ -53,6 +51,7 @@ from crossmargin.margin.position import unrealized_pnl
 from crossmargin.model import Account, MarginMode, Marks
 from crossmargin.numeric import require_positive
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated
+from crossmargin.progress import stderr_progress
 from crossmargin.risk.montecarlo_kernel import NOT_LIQUIDATED, first_breach
 from crossmargin.sim.market import FloatArray, IntArray, MarketData, market_from_frames
 from crossmargin.venues.base import VenueRules
@@ -671,20 +670,6 @@ def _books(account: Account) -> tuple[dict[str, Account], list[str]]:
     return books, notes
 
 
-def _progress(show: bool | None) -> Progress:
-    """Return a progress bar on stderr, shown on a terminal (``show`` None) or as ``show`` says."""
-    console = Console(stderr=True)
-    return Progress(
-        TextColumn("Monte Carlo paths"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not (console.is_terminal if show is None else show),
-    )
-
-
 def liquidation_probability(
     portfolio: Portfolio,
     *,
@@ -733,7 +718,7 @@ def liquidation_probability(
         mode: np.array([rates.get(p.symbol, 0.0) for p in book.positions]) for mode, book in books.items()
     }
     firsts: dict[str, list[IntArray]] = {mode: [] for mode in books}
-    with _progress(progress) as bar:
+    with stderr_progress("Monte Carlo paths", show=progress) as bar:
         task = bar.add_task("paths", total=paths)
         for batch in path_batches(fitted, steps, paths, seed, steps_per_hour=steps_per_hour):
             moves = np.ascontiguousarray(batch[:, :, columns])

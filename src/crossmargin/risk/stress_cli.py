@@ -16,14 +16,13 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from crossmargin.console import fail as _fail
 from crossmargin.console import print_whole as _print_whole
 from crossmargin.errors import CrossmarginError, InputError
 from crossmargin.portfolio import Portfolio, load_portfolio
+from crossmargin.progress import stderr_progress
 from crossmargin.report.plot import save_figure
 from crossmargin.risk.portfolio_margin import load_pm_params, margin_comparison, portfolio_margin
 from crossmargin.risk.stress import (
@@ -85,16 +84,7 @@ def _grid_symbols(text: str | None, portfolio: Portfolio) -> tuple[str, str]:
 @contextmanager
 def _progress(total: int, label: str) -> Iterator[Callable[[], None]]:
     """Yield a callback that advances a progress bar on stderr; the bar shows only on a terminal."""
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    ) as progress:
+    with stderr_progress(label) as progress:
         task = progress.add_task(label, total=total)
         yield lambda: progress.advance(task)
 
