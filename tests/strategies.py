@@ -31,17 +31,24 @@ LEVELS = {
     "ATOM": 5.0,
 }
 
+#: How far above its entry a mark may go with a drawn position's notional still inside its table.
+HEADROOM = 2.5
+
 sides = st.sampled_from([Side.LONG, Side.SHORT])
 
 
 @st.composite
 def positions(draw: st.DrawFn, symbol: str, mode: MarginMode, rules: VenueRules = RULES) -> Position:
-    """Draw a position in ``symbol`` with an allowed leverage and a notional of 10 .. 50M (inside the table)."""
+    """Draw a position in ``symbol`` with an allowed leverage and a notional of 10 .. 50M (inside the table).
+
+    On notional-tiered tables the notional stays below ``last cap / HEADROOM``, so that marks up to
+    ``HEADROOM`` times the entry (the marks and shocks the properties draw) keep it inside the table.
+    """
     instrument = rules.instrument(symbol)
     level = LEVELS[instrument.base]
     entry = level * draw(st.floats(0.5, 2.0))
     top = instrument.brackets[-1].cap * 0.999
-    largest = top * entry if instrument.tier_basis == "size" else top
+    largest = top * entry if instrument.tier_basis == "size" else top / HEADROOM
     notional = draw(st.floats(10.0, min(5e7, largest)))
     size = notional / entry
     cap = instrument.bracket_for(instrument.tier_value(size, entry)).max_leverage

@@ -6,8 +6,10 @@
     ├── InputError(field, value, allowed)      also a ValueError: bad input, named by field
     │   ├── PortfolioFileError                 a portfolio file that cannot be read or parsed
     │   ├── UnknownSymbolError                 a symbol the venue does not list
+    │   ├── BeyondTableError                   a position past the last tier of the venue's table
     │   └── LeverageError                      leverage outside 1 .. the bracket's cap
     ├── RejectedError(reason, message)         an operation the venue would refuse
+    ├── EngineError                            an internal invariant broke (a bug: report it with the input)
     └── DataError                              market data unusable as given (empty, gaps)
 
 The CLI turns every ``CrossmarginError`` into one line on stderr and exit code 2. User input is never
@@ -20,8 +22,10 @@ from collections.abc import Iterable
 from difflib import get_close_matches
 
 __all__ = [
+    "BeyondTableError",
     "CrossmarginError",
     "DataError",
+    "EngineError",
     "InputError",
     "LeverageError",
     "PortfolioFileError",
@@ -71,6 +75,28 @@ class UnknownSymbolError(InputError):
         super().__init__(field, symbol, allowed, detail=detail)
 
 
+class BeyondTableError(InputError):
+    """A position whose tier value (notional, or size on venues that tier by size) is at or past the cap of
+    the last tier in the venue's table: the engine never extrapolates a table.
+
+    The message gives the cap, the table's ``as_of`` and the command that refreshes the table.
+    """
+
+    def __init__(
+        self, field: str, value: float, *, symbol: str, venue: str, cap: float, unit: str, what: str, as_of: str
+    ) -> None:
+        self.symbol = symbol
+        self.venue = venue
+        self.cap = cap
+        self.as_of = as_of
+        dated = f", table as of {as_of}" if as_of else ""
+        detail = (
+            f"{what} {value:,.2f} {unit} is beyond the last tier of {symbol} on {venue} "
+            f"(cap {cap:,.2f} {unit}{dated}; refresh the table with: crossmargin venues refresh --venue {venue})"
+        )
+        super().__init__(field, value, f"{what} below {cap:,.2f} {unit} for {symbol}", detail=detail)
+
+
 class LeverageError(InputError):
     """Leverage below 1, not allowed by the venue, or above the bracket's maximum for the notional."""
 
@@ -81,6 +107,13 @@ class RejectedError(CrossmarginError):
     def __init__(self, reason: str, message: str) -> None:
         self.reason = reason
         super().__init__(f"rejected ({reason}): {message}")
+
+
+class EngineError(CrossmarginError):
+    """An internal invariant of the engine broke (e.g. a liquidation that stops reducing exposure).
+
+    Never the user's fault: the message says what broke, so that the input can be reported.
+    """
 
 
 class DataError(CrossmarginError):

@@ -15,7 +15,7 @@ from enum import IntEnum, StrEnum
 from types import MappingProxyType
 from typing import Literal
 
-from crossmargin.errors import InputError
+from crossmargin.errors import BeyondTableError, InputError
 from crossmargin.numeric import require_finite, require_positive
 
 __all__ = [
@@ -108,7 +108,8 @@ class Instrument:
     ``contract_size`` is base units per contract (1 for Binance USDⓈ-M, 0.01 for OKX's BTC-USDT-SWAP);
     ``tick`` and ``step`` are the price and size increments where the venue's table gives them, else None.
     ``tier_basis``: brackets are by notional at the mark (quote currency; Binance, Bybit, Hyperliquid) or
-    by position size (base units; OKX, whose tiers count contracts).
+    by position size (base units; OKX, whose tiers count contracts). ``as_of`` is the date the table was
+    read (ISO 8601), quoted when a position is refused beyond its last tier.
     """
 
     symbol: str
@@ -120,6 +121,7 @@ class Instrument:
     tick: float | None = None
     step: float | None = None
     tier_basis: Literal["notional", "size"] = "notional"
+    as_of: str = ""
 
     def tier_value(self, size: float, price: float) -> float:
         """Return what the brackets are keyed by: notional ``size x price`` (quote), or ``size`` (base units)."""
@@ -139,16 +141,36 @@ class Instrument:
         """Return the highest leverage the symbol allows (that of its first bracket)."""
         return self.brackets[0].max_leverage
 
-    def bracket_for(self, notional: float) -> Bracket:
-        """Return the bracket containing ``notional`` (quote currency, >= 0).
+    @property
+    def last_cap(self) -> float:
+        """Return the cap of the last bracket (``tier_value`` units; +inf where the last tier is open-ended)."""
+        return self.brackets[-1].cap
 
-        Brackets are half-open [floor, cap). A notional at or above the last cap stays in the last
-        bracket: the venue would not let such a position open, but a price move can carry it there.
+    def beyond_table(self, value: float, *, field: str = "size") -> BeyondTableError:
+        """Return the error refusing a tier value ``value`` at or past ``last_cap`` (for the caller to raise)."""
+        unit, what = (self.quote, "notional") if self.tier_basis == "notional" else (self.base, "size")
+        return BeyondTableError(
+            field,
+            value,
+            symbol=self.symbol,
+            venue=self.venue,
+            cap=self.last_cap,
+            unit=unit,
+            what=what,
+            as_of=self.as_of,
+        )
+
+    def bracket_for(self, value: float, *, field: str = "size") -> Bracket:
+        """Return the bracket containing the tier value ``value`` (see ``tier_value``; >= 0).
+
+        Brackets are half-open [floor, cap). A value at or past the last cap is refused with
+        ``BeyondTableError`` naming ``field``: the venue lists no tier there, and the engine never
+        extrapolates a table (the one rule for every venue).
         """
         for bracket in self.brackets:
-            if notional < bracket.cap:
+            if value < bracket.cap:
                 return bracket
-        return self.brackets[-1]
+        raise self.beyond_table(value, field=field)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -309,7 +331,9 @@ class PositionRisk:
 
     Money in quote currency; ``mm_rate`` a fraction; ``distance_to_liquidation`` a fraction of the mark,
     positive while the mark is on the safe side of the liquidation price. ``isolated_margin`` is None for
-    cross positions; ``liquidation_price`` and ``bankruptcy_price`` are None where no price reaches them.
+    cross positions; ``liquidation_price`` and ``bankruptcy_price`` are None where no price reaches them,
+    and ``liquidation_note`` then says why when the pool's formula does have a root that the engine cannot
+    vouch for ('beyond the last bracket': the price would carry the notional past the venue's last tier).
     """
 
     symbol: str
@@ -329,6 +353,7 @@ class PositionRisk:
     liquidation_price: float | None
     bankruptcy_price: float | None
     distance_to_liquidation: float | None
+    liquidation_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -80,7 +80,7 @@ def test_more_wallet_never_brings_liquidation_closer(venue: str, data: st.DataOb
 
 @pytest.mark.parametrize("venue", VENUES)
 @EXAMPLES
-@given(data=st.data(), shock=st.floats(0.1, 10.0))
+@given(data=st.data(), shock=st.floats(0.1, 1.7))
 def test_an_isolated_loss_never_touches_the_cross_pool(venue: str, data: st.DataObject, shock: float) -> None:
     rules = get_rules(venue)
     account, marks = data.draw(accounts(venue=venue, max_positions=4))

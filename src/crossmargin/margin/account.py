@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crossmargin.errors import InputError
-from crossmargin.margin.liquidation import NO_REQUIREMENT, Leg, solve_pool_price
+from crossmargin.margin.liquidation import NO_REQUIREMENT, Leg, solve_pool_price, solve_pool_root
 from crossmargin.margin.position import notional, unrealized_pnl
 from crossmargin.model import (
     Account,
@@ -130,9 +130,10 @@ def evaluate(account: Account, marks: Marks, rules: VenueRules) -> AccountRisk:
         other_upnl = math.fsum(s.upnl for s in others)
         equity = wallet + math.fsum(s.upnl for s in pool)
         requirement = math.fsum(s.requirement for s in pool)
-        liq = solve_pool_price(
+        root = solve_pool_root(
             [s.leg() for s in legs], wallet + other_upnl - math.fsum(s.requirement for s in others), state.mark
         )
+        liq = root.price
         bankrupt = solve_pool_price([s.leg(NO_REQUIREMENT) for s in legs], wallet + other_upnl, state.mark)
         position = state.position
         if liq is None:
@@ -159,6 +160,7 @@ def evaluate(account: Account, marks: Marks, rules: VenueRules) -> AccountRisk:
                 maint_amount=state.bracket.maint_amount,
                 isolated_margin=position.isolated_margin,
                 liquidation_price=liq,
+                liquidation_note=root.note,
                 bankruptcy_price=bankrupt,
                 distance_to_liquidation=distance,
             )

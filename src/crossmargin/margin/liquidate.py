@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from crossmargin.errors import InputError
+from crossmargin.errors import EngineError, InputError
 from crossmargin.margin.account import PositionState, position_states
 from crossmargin.model import Account, MarginMode, Marks, Position
 from crossmargin.venues.base import VenueRules
@@ -129,9 +129,15 @@ def _fill_price(position: Position, mark: float, slippage: float) -> float:
 
 
 def _settled(account: Account) -> Account:
-    """Return ``account`` marked as a normal account again when its cross wallet is not in deficit."""
-    deficit = account.wallet_balance < account.isolated_wallet_total * (1 + 1e-12) - 1e-9
-    return replace(account, cross_deficit_allowed=deficit) if account.cross_deficit_allowed != deficit else account
+    """Return ``account`` as a normal account again unless its cross wallet is really in deficit.
+
+    A cross wallet emptied to zero may sit a roundoff below the isolated wallets it holds: it is set to
+    them exactly. A true deficit (carried by other cross positions' profit) keeps the account flagged.
+    """
+    isolated = account.isolated_wallet_total
+    if account.wallet_balance < isolated * (1 + 1e-12) - 1e-9:
+        return account if account.cross_deficit_allowed else replace(account, cross_deficit_allowed=True)
+    return replace(account, wallet_balance=max(account.wallet_balance, isolated), cross_deficit_allowed=False)
 
 
 def _with_position(account: Account, old: Position, new: Position | None, wallet_delta: float) -> Account:
@@ -211,7 +217,7 @@ def _take_over(
         insurance_fund=equity,
         returned=0.0,
     )
-    return replace(account, wallet_balance=max(wallet, 0.0), positions=positions), event
+    return replace(account, wallet_balance=max(wallet, 0.0), positions=positions, cross_deficit_allowed=True), event
 
 
 def _close_all(
@@ -246,7 +252,7 @@ def _close_all(
         insurance_fund=fee - max(-pool_margin, 0.0),
         returned=returned,
     )
-    return replace(account, wallet_balance=wallet, positions=positions), event
+    return replace(account, wallet_balance=wallet, positions=positions, cross_deficit_allowed=True), event
 
 
 def _tier_index(state: PositionState) -> int:
@@ -262,53 +268,127 @@ def _size_at_top_of(state: PositionState, tier: int, rules: VenueRules) -> float
     return cap / rules.tier_price(state.position, state.mark)
 
 
+def _hedged_pair(states: Sequence[PositionState]) -> tuple[PositionState, PositionState] | None:
+    """Return the long and the short leg of the first symbol held both ways in the pool, or None."""
+    legs: dict[str, dict[str, PositionState]] = {}
+    for state in states:
+        legs.setdefault(state.position.symbol, {})[state.position.position_side] = state
+    for by_side in legs.values():
+        if "long" in by_side and "short" in by_side:
+            return by_side["long"], by_side["short"]
+    return None
+
+
+def _step_bound(states: Sequence[PositionState]) -> int:
+    """Return an upper bound on the steps of a stepwise liquidation of a pool holding ``states``.
+
+    Every step closes a hedged pair, takes a position down at least one tier, slices it once, or closes
+    it: at most (tiers + 2) steps per position, plus one per hedged pair.
+    """
+    return sum(len(s.instrument.brackets) + 3 for s in states) + 1
+
+
 def _stepwise(
     account: Account, marks: Marks, rules: VenueRules, pool: str, slippage: float
 ) -> tuple[Account, LiquidationEvent]:
-    """Bybit, OKX and Hyperliquid: reduce the largest positions step by step, take over what still breaches."""
+    """Bybit, OKX and Hyperliquid: reduce the largest positions step by step, take over what still breaches.
+
+    Every step strictly reduces the pool's exposure (a position's size, or a hedged pair closed); the
+    number of steps is bounded by ``_step_bound``, past which ``EngineError`` is raised instead of looping.
+    """
     policy = rules.liquidation
-    equity0, requirement0, _ = _status(account, marks, rules, pool)
-    closed_return = 0.0
+    equity0, requirement0, states0 = _status(account, marks, rules, pool)
     fills: list[LiquidationFill] = []
     fees = 0.0
-    while True:
+    covered = 0.0  # what the insurance fund paid to cover fills beyond an isolated wallet (<= 0)
+    for _ in range(_step_bound(states0)):
         equity, requirement, states = _status(account, marks, rules, pool)
         if not states or not pool_breaches(equity, requirement):
-            break
-        if policy.style == "partial_slices" and equity < policy.backstop_fraction * requirement:
-            account, event = _take_over(account, states, equity, requirement, pool)
-            fills.extend(event.fills)
-            return account, replace(
-                event, margin_before=equity0, requirement=requirement0, fills=tuple(fills), insurance_fund=equity + fees
+            isolated0 = 0.0 if pool == "cross" else (states0[0].position.isolated_margin or 0.0)
+            return _finish(
+                account,
+                marks,
+                rules,
+                pool,
+                equity0=equity0,
+                requirement0=requirement0,
+                fills=fills,
+                fees=fees,
+                covered=covered,
+                isolated0=isolated0,
             )
-        state = max(states, key=lambda s: s.requirement)
-        position = state.position
-        price = _fill_price(position, state.mark, slippage)
-        fee_rate = policy.fee_rate_of(position.symbol)
-        bankrupt = equity <= 0 and policy.style != "partial_slices"  # no reduction can save a bankrupt pool
-        target = None if bankrupt else _target_size(account, marks, rules, pool, state=state, fills=fills)
-        if target is None:
-            account, event = _take_over(account, states, equity, requirement, pool)
-            fills.extend(event.fills)
-            return account, replace(
-                event, margin_before=equity0, requirement=requirement0, fills=tuple(fills), insurance_fund=equity + fees
+        backstop = policy.style == "partial_slices" and equity < policy.backstop_fraction * requirement
+        pair = _hedged_pair(states) if policy.style == "two_tiers_down" else None
+        if pair is not None:  # OKX: the long and short legs of one contract are closed against each other first
+            closed = min(pair[0].position.size, pair[1].position.size)
+            reductions = [(s.position, s.position.size - closed, s.mark) for s in pair]
+        else:
+            state = max(states, key=lambda s: s.requirement)
+            bankrupt = equity <= 0 and policy.style != "partial_slices"  # no reduction can save a bankrupt pool
+            target = (
+                None if bankrupt or backstop else _target_size(account, marks, rules, pool, state=state, fills=fills)
             )
-        kind: FillKind = "reduce" if target > 0 else "close"
-        wallet_before = account.wallet_balance
-        account, fill = _reduce(account, position, target, price=price, fee_rate=fee_rate, kind=kind)
-        fees += fill.fee
-        fills.append(fill)
-        if pool != "cross" and target <= 0:  # the isolated pool is closed: its margin went to the cross wallet
-            closed_return = max(0.0, (position.isolated_margin or 0.0) + account.wallet_balance - wallet_before)
+            if target is None:
+                account, event = _take_over(account, states, equity, requirement, pool)
+                fills.extend(event.fills)
+                return account, replace(
+                    event,
+                    margin_before=equity0,
+                    requirement=requirement0,
+                    fills=tuple(fills),
+                    insurance_fund=equity + fees + covered,
+                )
+            reductions = [(state.position, target, state.mark)]
+        for position, target_size, mark in reductions:
+            if not 0 <= target_size < position.size:
+                raise EngineError(
+                    f"liquidation of pool {pool} on {rules.name} would take {position.symbol} "
+                    f"({position.position_side}) from {position.size!r} to {target_size!r}: not a reduction"
+                )
+            kind: FillKind = "reduce" if target_size > 0 else "close"
+            price = _fill_price(position, mark, slippage)
+            account, fill = _reduce(
+                account, position, target_size, price=price, fee_rate=policy.fee_rate_of(position.symbol), kind=kind
+            )
+            fees += fill.fee
+            fills.append(fill)
+            if position.isolated_margin is not None:  # a loss beyond the isolated wallet is the fund's
+                covered += min(0.0, position.isolated_margin + fill.realized_pnl - fill.fee)
+    raise EngineError(f"liquidation of pool {pool} on {rules.name} did not end within {_step_bound(states0)} steps")
+
+
+def _finish(
+    account: Account,
+    marks: Marks,
+    rules: VenueRules,
+    pool: str,
+    *,
+    equity0: float,
+    requirement0: float,
+    fills: Sequence[LiquidationFill],
+    fees: float,
+    covered: float,
+    isolated0: float,
+) -> tuple[Account, LiquidationEvent]:
+    """Close the event of a pool that no longer breaches (or was emptied by reductions).
+
+    What the pool holds afterwards is returned to the trader; a cross pool emptied with a negative
+    balance is reset to 0 by the insurance fund (which then pays that deficit). ``fees``: liquidation fees
+    charged; ``covered`` (<= 0): what the fund paid for fills beyond an isolated wallet; ``isolated0``: the
+    isolated wallet at the trigger (0 for the cross pool).
+    """
     equity, _, states = _status(account, marks, rules, pool)
-    if pool != "cross" and not states:
-        equity = closed_return
+    if pool != "cross" and not states:  # what was left of the isolated wallet went back to the cross wallet
+        equity = isolated0 + math.fsum(f.realized_pnl - f.fee for f in fills) - covered
+    deficit = min(equity, 0.0)
+    if pool == "cross" and not states and deficit < 0:
+        account = replace(account, wallet_balance=account.isolated_wallet_total, cross_deficit_allowed=True)
     return account, LiquidationEvent(
         pool=pool,
         margin_before=equity0,
         requirement=requirement0,
         fills=tuple(fills),
-        insurance_fund=fees,
+        insurance_fund=fees + covered + deficit,
         returned=max(equity, 0.0),
     )
 

@@ -24,6 +24,11 @@ solver does this exactly: the bracket caps of every leg split the price axis int
 ``h(P) = margin balance - requirement`` is linear; each segment with a sign change of h holds a root,
 solved with that segment's brackets. One leg gives at most one root (h is monotone: its slope is
 ``q (s - m)``, and m < 1); a hedged pair can give two, and the one nearest the mark is reported.
+
+Beyond the table. Where a leg's notional at a root is at or past the cap of its schedule's last bracket
+(the venue lists no tier there), the root is not a liquidation price the engine can vouch for: it is
+discarded, and when no other root remains the price is None with the note ``BEYOND_LAST_BRACKET``
+(``solve_pool_root``). Open-ended schedules (a last cap of +inf) have no such segment.
 """
 
 from __future__ import annotations
@@ -37,13 +42,19 @@ from crossmargin.model import Bracket, Side
 from crossmargin.numeric import NEGLIGIBLE
 
 __all__ = [
+    "BEYOND_LAST_BRACKET",
     "NO_REQUIREMENT",
     "Leg",
+    "PoolRoot",
     "bankruptcy_price",
     "distance_to_liquidation",
     "liquidation_price",
     "solve_pool_price",
+    "solve_pool_root",
 ]
+
+#: Why a liquidation price is None although the pool's formula has a root: it lies past the last tier.
+BEYOND_LAST_BRACKET = "beyond the last bracket"
 
 #: The schedule of a pool with no maintenance requirement: its root is the bankruptcy price.
 NO_REQUIREMENT: tuple[Bracket, ...] = (Bracket(floor=0.0, cap=math.inf, mm_rate=0.0, maint_amount=0.0, max_leverage=1),)
@@ -64,25 +75,40 @@ class Leg:
     schedule: Sequence[Bracket]
 
 
-def solve_pool_price(legs: Sequence[Leg], base: float, reference: float) -> float | None:
-    """Return the price of the legs' symbol at which ``h(P) = 0`` nearest to ``reference``, or None.
+@dataclass(frozen=True, slots=True)
+class PoolRoot:
+    """The root of a pool's ``h(P)`` nearest the reference price: ``price`` (quote) or None, and why None.
+
+    ``note`` is ``BEYOND_LAST_BRACKET`` when the only roots lie where a leg's notional is past its last
+    bracket; None otherwise (a price was found, or no positive price is a root at all).
+    """
+
+    price: float | None
+    note: str | None = None
+
+
+def solve_pool_root(legs: Sequence[Leg], base: float, reference: float) -> PoolRoot:
+    """Return the price of the legs' symbol at which ``h(P) = 0`` nearest to ``reference`` (see ``PoolRoot``).
 
     ``h(P) = base + sum_j s_j q_j (P - E_j) - requirement_j(P)`` with ``base = W + U_other - R_other``
-    (quote currency). None when no positive price is a root, or the root is below
-    ``reference x numeric.NEGLIGIBLE`` (roundoff of zero).
+    (quote currency). No price when no positive price is a root, when the root is below
+    ``reference x numeric.NEGLIGIBLE`` (roundoff of zero), or when it lies beyond a leg's last bracket.
     """
-    breaks = sorted({b.cap / leg.size for leg in legs for b in leg.schedule[:-1] if math.isfinite(b.cap)})
+    breaks = sorted({b.cap / leg.size for leg in legs for b in leg.schedule if math.isfinite(b.cap)})
     edges = [0.0, *(x for x in breaks if x > 0), math.inf]
     roots: list[float] = []
+    beyond: list[float] = []
     index = [0] * len(legs)  # each leg's bracket: the probe only rises, so each index only moves up
     for low, high in itertools.pairwise(edges):
         probe = (low + high) / 2 if math.isfinite(high) else 2 * low + 1.0
         constant, slope = base, 0.0
+        past_table = False
         for j, leg in enumerate(legs):
             schedule = leg.schedule
             while index[j] < len(schedule) - 1 and leg.size * probe >= schedule[index[j]].cap:
                 index[j] += 1
             bracket = schedule[index[j]]
+            past_table = past_table or leg.size * probe >= bracket.cap
             sign = int(leg.side)
             constant += bracket.maint_amount - sign * leg.size * leg.entry_price
             slope += sign * leg.size - leg.size * bracket.mm_rate
@@ -91,11 +117,16 @@ def solve_pool_price(legs: Sequence[Leg], base: float, reference: float) -> floa
         if slope == 0:
             continue
         if at_low == 0 or (at_low > 0) != (at_high > 0):
-            roots.append(min(max(-constant / slope, low), high))
+            (beyond if past_table else roots).append(min(max(-constant / slope, low), high))
     candidates = [root for root in roots if root > reference * NEGLIGIBLE]
-    if not candidates:
-        return None
-    return min(candidates, key=lambda root: abs(root - reference))
+    if candidates:
+        return PoolRoot(min(candidates, key=lambda root: abs(root - reference)))
+    return PoolRoot(None, BEYOND_LAST_BRACKET if beyond else None)
+
+
+def solve_pool_price(legs: Sequence[Leg], base: float, reference: float) -> float | None:
+    """Return ``solve_pool_root(legs, base, reference).price``: the root nearest ``reference``, or None."""
+    return solve_pool_root(legs, base, reference).price
 
 
 def liquidation_price(

@@ -45,14 +45,24 @@ class BinanceRules(TieredRules):
         return self.liquidation.fee_rate_of(symbol)
 
 
-def instrument_from_table(venue: str, symbol: str, entry: Mapping[str, Any]) -> Instrument:
-    """Return the instrument of one ``symbols`` entry of a bracket file ([floor, cap, mmr, amount, max lev])."""
+def instrument_from_table(venue: str, symbol: str, entry: Mapping[str, Any], *, as_of: str = "") -> Instrument:
+    """Return the instrument of one ``symbols`` entry of a bracket file ([floor, cap, mmr, amount, max lev]).
+
+    ``as_of``: the table's date, used where the entry carries none of its own.
+    """
     brackets = tuple(
         Bracket(floor=floor, cap=cap, mm_rate=rate, maint_amount=amount, max_leverage=lev)
         for floor, cap, rate, amount, lev in entry["brackets"]
     )
     validate_maint_amounts(symbol, brackets)
-    return Instrument(symbol=symbol, venue=venue, base=entry["base"], quote=entry["quote"], brackets=brackets)
+    return Instrument(
+        symbol=symbol,
+        venue=venue,
+        base=entry["base"],
+        quote=entry["quote"],
+        brackets=brackets,
+        as_of=str(entry.get("as_of", as_of)),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -60,7 +70,8 @@ def _load() -> BinanceRules:
     table = read_package_json(BRACKETS_FILE)
     params = read_package_json(PARAMS_FILE)
     instruments = {
-        symbol: instrument_from_table("binance", symbol, entry) for symbol, entry in table["symbols"].items()
+        symbol: instrument_from_table("binance", symbol, entry, as_of=table["as_of"])
+        for symbol, entry in table["symbols"].items()
     }
     clearance = params["liquidation_clearance_fee"]
     return BinanceRules(

@@ -63,7 +63,10 @@ class BybitRules(TieredRules):
 def _load() -> BybitRules:
     table = read_package_json(TIERS_FILE)
     params = read_package_json(PARAMS_FILE)
-    instruments = {symbol: instrument_from_table("bybit", symbol, entry) for symbol, entry in table["symbols"].items()}
+    instruments = {
+        symbol: instrument_from_table("bybit", symbol, entry, as_of=table["as_of"])
+        for symbol, entry in table["symbols"].items()
+    }
     return BybitRules(
         venue="bybit",
         settle="USDT",

@@ -68,6 +68,7 @@ def _instrument(symbol: str, entry: Mapping[str, Any]) -> Instrument:
         base=entry["base"],
         quote=entry["quote"],
         brackets=tier_brackets(entry["margin_tiers"]),
+        as_of=str(entry.get("as_of", "")),
     )
 
 

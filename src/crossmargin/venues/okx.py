@@ -13,7 +13,7 @@ What differs from Binance (the rest is ``TieredRules``):
   price. Cross sums both directions of one swap to find the tier; isolated tiers each position alone.
 - The requirement adds the liquidation fee, ``q x mark x taker rate``; the margin ratio is OKX's
   health ratio ``margin balance / (MM + liquidation fee)``, liquidated at <= 100 %.
-- A size beyond the last shipped tier is refused: the engine never extrapolates an incomplete table.
+- A size beyond the last shipped tier is refused (``Instrument.bracket_for``, as on every venue).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from crossmargin.errors import InputError
 from crossmargin.model import Bracket, Instrument, Position
 from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
 
@@ -44,20 +43,9 @@ class OkxRules(TieredRules):
         """Return the rules from the package data (read once, then cached)."""
         return _load()
 
-    def _tier(self, instrument: Instrument, pool_size: float) -> Bracket:
-        last = instrument.brackets[-1]
-        if pool_size >= last.cap:
-            raise InputError(
-                "size",
-                pool_size,
-                f"below {last.cap:g} {instrument.base} for {instrument.symbol} (the shipped tier table ends there)",
-                detail=f"{pool_size:g} {instrument.base} is beyond the last tier of {instrument.symbol}",
-            )
-        return instrument.bracket_for(pool_size)
-
     def requirement_schedule(self, instrument: Instrument, position: Position, pool_size: float) -> tuple[Bracket, ...]:
         """Return one bracket: the tier's MMR plus the taker rate (liquidation fee), on the whole notional."""
-        tier = self._tier(instrument, pool_size)
+        tier = instrument.bracket_for(pool_size)
         return (
             Bracket(
                 floor=0.0,
@@ -72,7 +60,7 @@ class OkxRules(TieredRules):
         self, instrument: Instrument, position: Position, mark: float, pool_size: float
     ) -> tuple[float, Bracket]:
         """Return ``q x mark x MMR`` with the tier of the pool's size of this swap, and that tier."""
-        tier = self._tier(instrument, pool_size)
+        tier = instrument.bracket_for(pool_size)
         return position.size * mark * tier.mm_rate, tier
 
 
@@ -93,6 +81,7 @@ def _instrument(symbol: str, entry: Mapping[str, Any]) -> Instrument:
         contract_size=value,
         step=value,
         tier_basis="size",
+        as_of=str(entry.get("as_of", "")),
     )
 
 
