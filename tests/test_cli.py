@@ -47,7 +47,13 @@ POSITION_KEYS = {
     "liquidation_price",
     "bankruptcy_price",
     "distance_to_liquidation",
+    "liquidation_note",
 }
+#: The case study with the ETH short isolated on 2,300 USDT of its own (entry notional / leverage is 2,104.65).
+ETH_ISOLATED = (
+    'entry_price = 2104.65\nleverage = 5\nmargin_mode = "cross"',
+    'entry_price = 2104.65\nleverage = 5\nmargin_mode = "isolated"\nisolated_margin = 2300',
+)
 
 
 def _json(*args: str) -> Any:
@@ -70,8 +76,10 @@ def _assert_contract(payload: dict[str, Any]) -> None:
             "liquidation_price",
             "bankruptcy_price",
             "distance_to_liquidation",
+            "liquidation_note",
         }:
             assert isinstance(position[key], (int, float)), key
+        assert position["liquidation_note"] is None or isinstance(position["liquidation_note"], str)
     for key, value in payload["account"].items():
         # margin_ratio is null where it is infinite (a bankrupt pool; OKX's health ratio with nothing required)
         assert isinstance(value, (int, float)) or (key == "margin_ratio" and value is None), key
@@ -81,6 +89,17 @@ def _by_symbol(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {position["symbol"]: position for position in payload["positions"]}
 
 
+def _copy(tmp_path: Path, *swaps: tuple[str, str], name: str = "book.toml") -> Path:
+    """Write the case study with each (old, new) text swapped to ``tmp_path / name``; return its path."""
+    text = CASE_STUDY.read_text(encoding="utf-8")
+    for old, new in swaps:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def test_json_is_the_public_contract() -> None:
     payload = _json(str(CASE_STUDY))
     _assert_contract(payload)
@@ -88,9 +107,10 @@ def test_json_is_the_public_contract() -> None:
     assert [p["symbol"] for p in payload["positions"]] == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 
 
-def test_compare_json_has_both_modes_in_the_contract_shape() -> None:
+def test_compare_json_has_the_book_as_given_then_both_modes_in_the_contract_shape() -> None:
     payload = _json(str(CASE_STUDY), "--compare")
-    assert set(payload) == {"cross", "isolated"}
+    assert list(payload) == ["as_given", "cross", "isolated"]
+    assert payload["as_given"] == _json(str(CASE_STUDY))  # the plain object, unchanged
     for mode in ("cross", "isolated"):
         _assert_contract(payload[mode])
         assert {p["margin_mode"] for p in payload[mode]["positions"]} == {mode}
@@ -129,6 +149,7 @@ def test_long_covered_to_zero_has_null_liquidation_price() -> None:
 def test_cli_numbers_are_evaluate_numbers() -> None:
     loaded = load_portfolio(CASE_STUDY)
     expected = {
+        "as_given": risk_json(evaluate(loaded.account, loaded.marks, loaded.rules)),
         "cross": risk_json(evaluate(all_cross(loaded.account), loaded.marks, loaded.rules)),
         "isolated": risk_json(evaluate(all_isolated(loaded.account), loaded.marks, loaded.rules)),
     }
@@ -160,18 +181,19 @@ def test_human_output_shows_every_table_uncut() -> None:
     result = RUNNER.invoke(app, ["check", str(CASE_STUDY), "--compare"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.stderr
     text = result.stdout
-    for title in (
-        "Positions (binance · cross)",
-        "Positions (binance · isolated)",
-        "Account (USDT): cross vs isolated",
-        "Liquidation: cross vs isolated",
-    ):
-        assert title in text
+    titles = (
+        "Positions (binance · case_study.toml, as given)",
+        "Positions (binance · what if all cross)",
+        "Positions (binance · what if all isolated)",
+        "Account (USDT): as given, what if all cross, what if all isolated",
+        "Liquidation: as given, what if all cross, what if all isolated",
+    )
+    assert [text.index(title) for title in titles] == sorted(text.index(title) for title in titles)
     assert "…" not in text  # a narrow terminal never truncates a figure
     payload = _json(str(CASE_STUDY), "--compare")
     eth = _by_symbol(payload["isolated"])["ETHUSDT"]
     assert f"{eth['liquidation_price']:,.2f}" in text
-    comparison = text[text.index("Liquidation: cross vs isolated") :]
+    comparison = text[text.index("Liquidation: as given") :]
     eth_cells = next(line for line in comparison.splitlines() if "ETHUSDT" in line).replace("│", " ").split()
     assert eth_cells[-1] == "isolated"  # the 'liquidated first' column
 
@@ -220,15 +242,18 @@ def test_module_entry_point_error_has_no_traceback(tmp_path: Path) -> None:
 def test_compare_works_on_every_venue(venue: str) -> None:
     path = ROOT / "examples" / f"{venue}.toml"
     payload = _json(str(path), "--compare")
-    for mode in ("cross", "isolated"):
+    for mode in ("as_given", "cross", "isolated"):
         _assert_contract(payload[mode])
         assert payload[mode]["venue"] == venue
     eth = next(p for p in payload["isolated"]["positions"] if p["symbol"].startswith("ETH"))
     cross_eth = next(p for p in payload["cross"]["positions"] if p["symbol"].startswith("ETH"))
     assert eth["distance_to_liquidation"] < cross_eth["distance_to_liquidation"]
+    assert payload["as_given"] == _json(str(path))
     human = RUNNER.invoke(app, ["check", str(path), "--compare"])
     assert human.exit_code == 0, human.stderr
-    assert f"Positions ({venue} · cross)" in human.stdout
+    assert human.stdout.index(f"Positions ({venue} · {venue}.toml, as given)") < human.stdout.index(
+        f"Positions ({venue} · what if all cross)"
+    )
 
 
 def test_venues_lists_every_venue_with_its_symbols() -> None:
@@ -297,3 +322,93 @@ def test_check_margin_portfolio_shows_the_scenario_requirement_beside_cross_and_
     bad = RUNNER.invoke(app, ["check", str(CASE_STUDY), "--margin", "span"])
     assert bad.exit_code == 2
     assert "--margin" in bad.stderr
+
+
+# --- a mixed book: the book as given first, the recasts as what-ifs -------------------------------------
+
+
+def test_compare_keeps_the_files_isolated_margin_as_given_and_in_the_isolated_what_if(tmp_path: Path) -> None:
+    path = _copy(tmp_path, ETH_ISOLATED)
+    loaded = load_portfolio(path)
+    payload = _json(str(path), "--compare")
+    for book in ("as_given", "cross", "isolated"):
+        _assert_contract(payload[book])
+    assert payload["as_given"] == risk_json(evaluate(loaded.account, loaded.marks, loaded.rules))
+    as_given, isolated = _by_symbol(payload["as_given"]), _by_symbol(payload["isolated"])
+    assert [p["margin_mode"] for p in payload["as_given"]["positions"]] == ["cross", "isolated", "cross"]
+    assert as_given["ETHUSDT"]["isolated_margin"] == isolated["ETHUSDT"]["isolated_margin"] == 2300.0
+    # Binance's isolated short, bracket 1 (MMR 0.4 %, cum 0): LP = (WB + q E) / (q MMR + q), WB = 2,300.
+    q, entry = 5.0, 2104.65
+    expected = (2300.0 + q * entry) / (q * 0.004 + q)
+    assert as_given["ETHUSDT"]["liquidation_price"] == pytest.approx(expected, rel=1e-12)
+    assert isolated["ETHUSDT"]["liquidation_price"] == as_given["ETHUSDT"]["liquidation_price"]
+    assert f"{expected:,.2f}" == "2,554.43"
+    # ... not the 2,104.65 margin of the all-isolated recast of the original (cross) file, 2,515.52.
+    recast_of_cross = _by_symbol(_json(str(CASE_STUDY), "--compare")["isolated"])["ETHUSDT"]
+    assert recast_of_cross["liquidation_price"] == pytest.approx((entry + q * entry) / (q * 0.004 + q), rel=1e-12)
+    assert recast_of_cross["liquidation_price"] < as_given["ETHUSDT"]["liquidation_price"]
+    # The positions recast from cross hold entry notional / leverage.
+    for symbol in ("BTCUSDT", "SOLUSDT"):
+        row = isolated[symbol]
+        assert row["isolated_margin"] == pytest.approx(row["size"] * row["entry_price"] / row["leverage"], rel=1e-12)
+        assert as_given[symbol]["isolated_margin"] is None
+    # As given, BTC and SOL share a cross pool without the ETH short (and its 2,300): not the all-cross figure.
+    cross = _by_symbol(payload["cross"])
+    assert as_given["BTCUSDT"]["liquidation_price"] != pytest.approx(cross["BTCUSDT"]["liquidation_price"])
+    assert _json(str(path)) == payload["as_given"]
+
+
+def test_compare_tables_show_the_book_as_given_first(tmp_path: Path) -> None:
+    path = _copy(tmp_path, ETH_ISOLATED, name="mixed.toml")
+    result = RUNNER.invoke(app, ["check", str(path), "--compare"])
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    first = text.index("Positions (binance · mixed.toml, as given)")
+    assert first < text.index("what if all cross") < text.index("what if all isolated")
+    account = text[text.index("Account (USDT)") : text.index("Liquidation: as given")]
+    header = next(line for line in account.splitlines() if "as given" in line and "what if all cross" in line)
+    assert header.index("as given") < header.index("what if all cross") < header.index("what if all isolated")
+    ratios = next(line for line in account.splitlines() if "cross margin ratio" in line)
+    assert "-- (no cross position)" in ratios  # the all-isolated book has no cross pool
+    payload = _json(str(path), "--compare")
+    eth = next(line for line in text[text.index("Liquidation: as given") :].splitlines() if "ETHUSDT" in line)
+    cells = eth.replace("│", " ").split()
+    given, cross, isolated = (_by_symbol(payload[b])["ETHUSDT"] for b in ("as_given", "cross", "isolated"))
+    assert cells[:3] == ["ETHUSDT", "short", "isolated"]  # the file's own mode
+    assert cells[4] == f"{given['liquidation_price']:,.2f}" == "2,554.43"
+    assert cells[5] == f"{given['distance_to_liquidation'] * 100:.2f}%"
+    assert cells[6] == f"{cross['liquidation_price']:,.2f}"
+    assert cells[8] == f"{isolated['liquidation_price']:,.2f}"
+    sol = next(line for line in text[text.index("Liquidation: as given") :].splitlines() if "SOLUSDT" in line)
+    assert sol.replace("│", " ").split()[4:8] == ["--", "--", "--", "--"]  # carried to zero: no price, no note
+
+
+def test_a_price_beyond_the_last_bracket_is_dashes_with_a_footnote(tmp_path: Path) -> None:
+    # A 3,000,000 SOL short on a 300M wallet: in cross its liquidation price would take the notional past
+    # Binance's last SOLUSDT bracket (400M USDT), so there is no price, and the note says why.
+    path = _copy(
+        tmp_path,
+        ("wallet_balance = 10000", "wallet_balance = 300000000"),
+        (
+            'side = "long"\nsize = 100                        # SOL\nentry_price = 83.15\nleverage = 5',
+            'side = "short"\nsize = 3000000\nentry_price = 83.15\nleverage = 1',
+        ),
+    )
+    payload = _json(str(path), "--compare")
+    sol = _by_symbol(payload["as_given"])["SOLUSDT"]
+    assert sol["liquidation_price"] is None
+    assert sol["distance_to_liquidation"] is None
+    assert sol["liquidation_note"] == "beyond the last bracket"
+    assert _by_symbol(payload["isolated"])["SOLUSDT"]["liquidation_price"] is not None
+    result = RUNNER.invoke(app, ["check", str(path), "--compare"])
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert "null" not in text
+    as_given = text[: text.index("Positions (binance · what if all cross)")]
+    assert "-- [1]" in next(line for line in as_given.splitlines() if "SOLUSDT" in line)
+    assert "[1] SOLUSDT short: beyond the last bracket" in as_given
+    comparison = text[text.index("Liquidation: as given") :]
+    cells = next(line for line in comparison.splitlines() if "SOLUSDT" in line).replace("│", " ").split()
+    assert cells[4:10] == ["--", "[1]", "--", "--", "[1]", "--"]  # as given and cross: no price, footnote 1
+    assert cells[-1] == "--"  # which mode goes first is not known
+    assert "[1] SOLUSDT short: beyond the last bracket" in comparison

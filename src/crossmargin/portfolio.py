@@ -180,14 +180,18 @@ def all_cross(account: Account) -> Account:
 
 
 def all_isolated(account: Account) -> Account:
-    """Return ``account`` with every position isolated, each holding ``entry notional / leverage``.
+    """Return ``account`` with every position isolated (same wallet, quote currency).
 
-    Raises InputError (field ``wallet_balance``) when the wallet cannot fund those isolated margins.
+    A position already isolated keeps its own ``isolated_margin``; a position recast from cross holds
+    ``entry notional / leverage``. Raises InputError (field ``wallet_balance``) when the wallet cannot fund
+    those isolated margins.
     """
     return replace(
         account,
         positions=tuple(
-            replace(p, mode=MarginMode.ISOLATED, isolated_margin=initial_margin(p.entry_notional, p.leverage))
+            p
+            if p.mode is MarginMode.ISOLATED
+            else replace(p, mode=MarginMode.ISOLATED, isolated_margin=initial_margin(p.entry_notional, p.leverage))
             for p in account.positions
         ),
     )

@@ -19,6 +19,7 @@ from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
 from crossmargin.risk.stress import (
     CORRELATION_BREAKS,
+    MODES,
     Scenario,
     base_of,
     episode_coverage,
@@ -41,6 +42,9 @@ from tests.strategies import accounts
 ROOT = Path(__file__).resolve().parents[2]
 CASE_STUDY = ROOT / "examples" / "case_study.toml"
 RUNNER = CliRunner()
+#: The case study's ETH short, and the same short isolated on 2,300 USDT (entry notional / leverage: 2,104.65).
+ETH_CROSS = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "cross"'
+ETH_ISOLATED = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "isolated"\nisolated_margin = 2300'
 
 #: Peak-to-trough moves (%) of shared/data/PROVENANCE.md's table 'Crash episodes covered', 0.1 % precision.
 PUBLISHED = {
@@ -56,6 +60,25 @@ PUBLISHED = {
 @pytest.fixture(scope="module")
 def case_study() -> Portfolio:
     return load_portfolio(CASE_STUDY)
+
+
+@pytest.fixture(scope="module")
+def mixed_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The case study with the ETH short isolated at 2,300 USDT; BTC and SOL stay cross."""
+    text = CASE_STUDY.read_text(encoding="utf-8")
+    assert ETH_CROSS in text
+    path = tmp_path_factory.mktemp("books") / "mixed.toml"
+    path.write_text(text.replace(ETH_CROSS, ETH_ISOLATED), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def mixed(mixed_path: Path) -> Portfolio:
+    return load_portfolio(mixed_path)
+
+
+def _as_given(account: Account) -> Account:
+    return account
 
 
 def _views(account: Account, marks: Marks, portfolio: Portfolio) -> list[float]:
@@ -201,8 +224,10 @@ def test_correlation_break_liquidates_the_isolated_eth_short_but_not_the_cross_a
 def test_run_stress_rows_equal_direct_evaluate(case_study: Portfolio) -> None:
     scenarios = hypothetical_scenarios(case_study.marks.prices)
     report = run_stress(case_study, scenarios)
-    assert len(report.rows) == 2 * len(scenarios)
-    for mode, build in (("cross", all_cross), ("isolated", all_isolated)):
+    assert report.modes == MODES == ("as_given", "cross", "isolated")
+    assert len(report.rows) == 3 * len(scenarios)
+    assert [row.mode for row in report.rows[:3]] == list(MODES)  # scenario-major, as given first
+    for mode, build in (("as_given", _as_given), ("cross", all_cross), ("isolated", all_isolated)):
         account = build(case_study.account)
         for scenario, row in zip(scenarios, report.results(mode), strict=True):
             marks = scenario.apply(case_study.marks)
@@ -219,7 +244,7 @@ def test_a_wallet_that_cannot_fund_isolated_is_stressed_in_cross_only() -> None:
     account = Account(venue="binance", wallet_balance=1_000.0, positions=(position,))  # isolated needs 6,000
     portfolio = Portfolio(account=account, marks=Marks({"BTCUSDT": 60_000.0}), rules=rules)
     report = run_stress(portfolio, [Scenario("down", {"BTCUSDT": -0.05}, "custom", "test")])
-    assert report.modes == ("cross",)
+    assert report.modes == ("as_given", "cross")
     assert "isolated: not evaluated" in report.notes[0]
     json.dumps(report.to_json(), allow_nan=False)
 
@@ -264,8 +289,16 @@ def test_heat_map_boundaries_agree_with_evaluate(case_study: Portfolio) -> None:
     moves = grid_moves(0.9, 0.1)  # wide enough for the cross account to fail (ETH short, BTC long)
     figure = grid_heatmap(case_study, "BTCUSDT", "ETHUSDT", moves)
     heat = next(t for t in figure.data if t.type == "heatmap")
+    contours = [t.name for t in figure.data if t.type == "contour"]
+    assert contours == [
+        "as given: a position liquidated",
+        "what if all cross: account liquidated",
+        "what if all isolated: a position liquidated",
+    ]
     lines = {t.name: np.asarray(t.z) for t in figure.data if t.type == "contour"}
-    cross_z, isolated_z = lines["cross: account liquidated"], lines["isolated: a position liquidated"]
+    cross_z = lines["what if all cross: account liquidated"]
+    isolated_z = lines["what if all isolated: a position liquidated"]
+    np.testing.assert_array_equal(lines["as given: a position liquidated"], cross_z)  # the case study is all cross
     cross, isolated = all_cross(case_study.account), all_isolated(case_study.account)
     checked = {"cross": 0, "isolated": 0}
     for name, z, account, combine in (
@@ -314,7 +347,12 @@ def test_stress_command_json_has_both_modes_and_the_grid() -> None:
     result = RUNNER.invoke(_app(), ["stress", str(CASE_STUDY), "--json", "--grid", "BTCUSDT,ETHUSDT", "--range", "0.1"])
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert payload["modes"] == ["cross", "isolated"]
+    assert payload["modes"] == ["as_given", "cross", "isolated"]
+    for scenario in payload["scenarios"]:
+        assert list(scenario)[-3:] == ["as_given", "cross", "isolated"]
+        assert scenario["as_given"] == scenario["cross"]  # the case study is all cross: as given is the cross book
+    assert payload["grid"]["modes"] == ["as_given", "cross", "isolated"]
+    assert payload["grid"]["as_given_ratio"] == payload["grid"]["cross_ratio"]
     names = [s["name"] for s in payload["scenarios"]]
     assert "BTC -8% / ETH +8%" in names
     assert "2022-11 peak-to-trough" in names
@@ -358,3 +396,108 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], fragments: list[str])
     assert lines[0].startswith(f"error: {CASE_STUDY}: ")
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+# --- the book as given beside the recasts ---------------------------------------------------------------
+
+
+def test_as_given_is_the_files_book_and_isolated_keeps_2300(mixed: Portfolio, case_study: Portfolio) -> None:
+    # ETH +7 %: past the 6.2 % of the 2,104.65 recast, short of the 7.9 % that 2,300 of margin gives.
+    scenarios = [Scenario("ETH +7%", {"ETHUSDT": 0.07}, "custom", "test"), *hypothetical_scenarios(mixed.marks.prices)]
+    report = run_stress(mixed, scenarios)
+    assert report.modes == MODES
+    for mode, account in (
+        ("as_given", mixed.account),
+        ("cross", all_cross(mixed.account)),
+        ("isolated", all_isolated(mixed.account)),
+    ):
+        for scenario, row in zip(scenarios, report.results(mode), strict=True):
+            marks = scenario.apply(mixed.marks)
+            assert row.equity_after == evaluate(account, marks, mixed.rules).account.margin_balance
+            views = _views(account, marks, mixed)
+            assert row.liquidated == tuple(p.symbol for p, v in zip(account.positions, views, strict=True) if v >= 1)
+            assert row.margin_ratio == max(views)
+    eth_up = {mode: report.results(mode)[0] for mode in MODES}
+    assert eth_up["as_given"].liquidated == eth_up["isolated"].liquidated == ()  # 2,300 holds at +7 %
+    original = run_stress(case_study, scenarios[:1]).results("isolated")[0]
+    assert original.liquidated == ("ETHUSDT",)  # 2,104.65 does not
+    # As given, the ETH short's own pool breaches where the cross recast holds: BTC -8 % / ETH +8 %.
+    names = [s.name for s in scenarios]
+    at = names.index("BTC -8% / ETH +8%")
+    assert report.results("as_given")[at].liquidated == ("ETHUSDT",)
+    assert report.results("cross")[at].liquidated == ()
+    payload = report.to_json()
+    assert payload["modes"] == ["as_given", "cross", "isolated"]
+    assert payload["scenarios"][0]["as_given"]["liquidated"] == []
+    assert payload["scenarios"][at]["as_given"]["liquidated"] == ["ETHUSDT"]
+
+
+def test_run_stress_evaluates_only_the_modes_asked(mixed: Portfolio) -> None:
+    scenario = Scenario("down", {"BTCUSDT": -0.1}, "custom", "test")
+    only = run_stress(mixed, [scenario], modes=("as_given",))
+    assert only.modes == ("as_given",)
+    assert only.rows == tuple(r for r in run_stress(mixed, [scenario]).rows if r.mode == "as_given")
+    with pytest.raises(InputError, match=r"^modes: "):
+        run_stress(mixed, [scenario], modes=("mixed",))
+
+
+def test_grid_as_given_equals_direct_evaluate_cell_by_cell(mixed: Portfolio) -> None:
+    moves = grid_moves(0.2, 0.1)
+    grid = stress_grid(mixed, "BTCUSDT", "ETHUSDT", moves)
+    isolated = all_isolated(mixed.account)
+    for i, my in enumerate(moves):
+        for j, mx in enumerate(moves):
+            marks = _shocked(mixed, {"BTCUSDT": mx, "ETHUSDT": my})
+            views = _views(mixed.account, marks, mixed)
+            assert grid.as_given_ratio[i, j] == max(views)
+            assert bool(grid.as_given_liquidated[i, j]) == any(v >= 1 for v in views)
+            assert grid.isolated_ratio[i, j] == max(_views(isolated, marks, mixed))
+    eth_up = moves.index(0.1)
+    assert grid.as_given_liquidated[eth_up].all()  # ETH +10 %: past the as-given 7.9 %, whatever BTC does
+    assert not grid.cross_liquidated[eth_up].any()
+    figure = grid_heatmap(mixed, "BTCUSDT", "ETHUSDT", moves)
+    as_given = next(t for t in figure.data if t.type == "contour")
+    assert as_given.name == "as given: a position liquidated"
+    assert (np.asarray(as_given.z) >= 1).tolist() == grid.as_given_liquidated.tolist()
+    payload = grid.to_json()
+    assert payload["as_given_liquidated"] == grid.as_given_liquidated.tolist()
+    assert {"cross_ratio", "isolated_ratio", "cross_liquidated", "isolated_liquidated"} <= set(payload)
+
+
+def test_stress_command_shows_as_given_first(mixed_path: Path) -> None:
+    result = RUNNER.invoke(
+        _app(), ["stress", str(mixed_path), "--no-historical", "--grid", "BTCUSDT,ETHUSDT", "--range", "0.1"]
+    )
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    header = next(line for line in text.splitlines() if "as given: ratio" in line)
+    assert header.index("as given: ratio") < header.index("cross: ratio") < header.index("isolated: ratio")
+    row = next(line for line in text.splitlines() if line.strip().startswith("BTC -8% / ETH +8%"))
+    assert "ETHUSDT" in row.split("8,719.11")[1]  # as given: the ETH short's own pool is liquidated
+    grid = text[text.index("Grid: BTCUSDT across, ETHUSDT down") :]
+    plus_ten = next(line for line in grid.splitlines() if line.strip().startswith("+10%"))
+    assert plus_ten.split()[1:] == ["A.I"] * 5  # as given and all-isolated liquidated, all-cross not
+    flat = next(line for line in grid.splitlines() if line.strip().startswith("+0%"))
+    assert flat.split()[1:] == ["..."] * 5
+
+
+def test_a_shock_past_the_last_bracket_is_one_line_naming_the_scenario(tmp_path: Path) -> None:
+    # 3,000,000 SOL short at 83.15 (249M USDT notional, under Binance's last SOLUSDT cap of 400M): a +100 %
+    # move takes it past that cap, where the venue lists no tier.
+    text = CASE_STUDY.read_text(encoding="utf-8")
+    sol = 'side = "long"\nsize = 100                        # SOL\nentry_price = 83.15\nleverage = 5'
+    assert sol in text
+    path = tmp_path / "big.toml"
+    path.write_text(
+        text.replace("wallet_balance = 10000", "wallet_balance = 300000000").replace(
+            sol, 'side = "short"\nsize = 3000000\nentry_price = 83.15\nleverage = 1'
+        ),
+        encoding="utf-8",
+    )
+    result = RUNNER.invoke(_app(), ["stress", str(path), "--no-historical"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {path}: scenario 'extended +100%' (as given): positions[2].size: ")
+    assert "beyond the last tier of SOLUSDT" in lines[0]

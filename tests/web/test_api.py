@@ -16,11 +16,15 @@ from crossmargin.cli import app as cli_app
 from crossmargin.cli import risk_json
 from crossmargin.margin.account import evaluate
 from crossmargin.portfolio import all_cross, all_isolated, parse_portfolio
+from crossmargin.risk.stress import stress_grid
 from crossmargin.web import create_app
 from crossmargin.web.app import STATIC
 from crossmargin.web.serve_cli import register
 
 CASE_STUDY = Path(__file__).resolve().parents[2] / "examples" / "case_study.toml"
+#: The case study's ETH short, and the same short isolated on 2,300 USDT (entry notional / leverage: 2,104.65).
+ETH_CROSS = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "cross"'
+ETH_ISOLATED = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "isolated"\nisolated_margin = 2300'
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +37,19 @@ def case_study() -> dict[str, Any]:
     return tomllib.loads(CASE_STUDY.read_text(encoding="utf-8"))
 
 
+@pytest.fixture(scope="module")
+def mixed() -> dict[str, Any]:
+    """The case study with the ETH short isolated at 2,300 USDT, as the API's JSON portfolio."""
+    text = CASE_STUDY.read_text(encoding="utf-8")
+    assert ETH_CROSS in text
+    return tomllib.loads(text.replace(ETH_CROSS, ETH_ISOLATED))
+
+
 def test_check_equals_evaluate(client: TestClient, case_study: dict[str, Any]) -> None:
     response = client.post("/api/check", json=case_study)
     assert response.status_code == 200
     body = response.json()
+    assert list(body) == ["as_given", "cross", "isolated", "notes"]
     loaded = parse_portfolio(case_study)
     for key, account in (
         ("cross", all_cross(loaded.account)),
@@ -165,3 +178,37 @@ def test_serve_refuses_a_public_host_without_a_token() -> None:
     assert result.exit_code == 2
     assert "token" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_check_of_a_mixed_book_is_the_book_as_given_first(
+    client: TestClient, mixed: dict[str, Any], tmp_path: Path
+) -> None:
+    body = client.post("/api/check", json=mixed).json()
+    loaded = parse_portfolio(mixed)
+    assert body["as_given"] == risk_json(evaluate(loaded.account, loaded.marks, loaded.rules))
+    assert body["isolated"] == risk_json(evaluate(all_isolated(loaded.account), loaded.marks, loaded.rules))
+    given, isolated = body["as_given"]["positions"][1], body["isolated"]["positions"][1]
+    assert (given["margin_mode"], given["isolated_margin"]) == ("isolated", 2300.0)
+    assert isolated["isolated_margin"] == 2300.0  # kept, not entry notional / leverage
+    # Binance's isolated short, bracket 1 (MMR 0.4 %, cum 0): LP = (WB + q E) / (q MMR + q), WB = 2,300.
+    assert given["liquidation_price"] == pytest.approx((2300 + 5 * 2104.65) / (5 * 0.004 + 5), rel=1e-12)
+    assert isolated["liquidation_price"] == given["liquidation_price"]
+    # The same figures as ``crossmargin check --compare --json`` of the same file.
+    path = tmp_path / "mixed.toml"
+    path.write_text(CASE_STUDY.read_text(encoding="utf-8").replace(ETH_CROSS, ETH_ISOLATED), encoding="utf-8")
+    result = CliRunner().invoke(cli_app, ["check", str(path), "--compare", "--json"])
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.stdout)
+    assert {key: body[key] for key in ("as_given", "cross", "isolated")} == cli
+
+
+def test_stress_grid_has_the_book_as_given_beside_the_recasts(client: TestClient, mixed: dict[str, Any]) -> None:
+    request = {"portfolio": mixed, "x": "BTCUSDT", "y": "ETHUSDT", "range": 0.2, "step": 0.1}
+    body = client.post("/api/stress/grid", json=request).json()
+    grid = stress_grid(parse_portfolio(mixed), "BTCUSDT", "ETHUSDT", [-0.2, -0.1, 0.0, 0.1, 0.2])
+    assert body["modes"] == ["as_given", "cross", "isolated"]
+    assert body["as_given_ratio"] == grid.to_json()["as_given_ratio"]  # inf (a bankrupt pool) as null
+    assert body["as_given_liquidated"] == grid.as_given_liquidated.tolist()
+    assert body["as_given_liquidated"][3] == [True] * 5  # ETH +10 %: past the 7.9 % that its 2,300 hold
+    assert body["cross_liquidated"][3] == [False] * 5
+    assert body["isolated_liquidated"] == grid.isolated_liquidated.tolist()

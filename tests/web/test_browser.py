@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -52,6 +53,14 @@ def server() -> Iterator[str]:
     thread.join(timeout=10)
 
 
+def _assert_liquidation_prices(page: Any, expected: dict[str, Any]) -> None:
+    """Hold the ETH short's liquidation price shown for each book to the API's figure."""
+    for book, cell in (("as_given", "as-given"), ("cross", "cross"), ("isolated", "isolated")):
+        figure = next(p for p in expected[book]["positions"] if p["symbol"] == "ETHUSDT")["liquidation_price"]
+        shown = page.inner_text(f"#liq-{cell}-ETHUSDT")
+        assert float(shown) == pytest.approx(figure, abs=0.005), book
+
+
 def test_pages_and_editor(server: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -69,13 +78,18 @@ def test_pages_and_editor(server: str) -> None:
         page.wait_for_function("document.body.dataset.check === 'done'", timeout=10_000)
         portfolio = httpx.get(server + "/api/example").json()["portfolio"]
         portfolio.pop("name", None)
-        next(p for p in portfolio["positions"] if p["symbol"] == "ETHUSDT")["size"] = 8
-        expected = httpx.post(server + "/api/check", json=portfolio).json()
-        for mode in ("cross", "isolated"):
-            figure = next(p for p in expected[mode]["positions"] if p["symbol"] == "ETHUSDT")["liquidation_price"]
-            shown = page.inner_text(f"#liq-{mode}-ETHUSDT")
-            assert float(shown) == pytest.approx(figure, abs=0.005), mode
+        eth = next(p for p in portfolio["positions"] if p["symbol"] == "ETHUSDT")
+        eth["size"] = 8
+        _assert_liquidation_prices(page, httpx.post(server + "/api/check", json=portfolio).json())
         page.screenshot(path=str(ARTIFACTS / "editor-edited.png"), full_page=True)
+
+        page.select_option("#mode-ETHUSDT", "isolated")  # the book as given: the ETH short on 2,300 of its own
+        page.fill("#margin-ETHUSDT", "2300")
+        page.wait_for_timeout(600)
+        page.wait_for_function("document.body.dataset.check === 'done'", timeout=10_000)
+        eth |= {"margin_mode": "isolated", "isolated_margin": 2300}
+        _assert_liquidation_prices(page, httpx.post(server + "/api/check", json=portfolio).json())
+        assert page.inner_text("#account-as-given").startswith("as given")
 
         page.click("#stress-run")
         page.wait_for_selector("#stress-chart .main-svg", timeout=20_000)

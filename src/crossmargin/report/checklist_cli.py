@@ -38,7 +38,9 @@ def report(
     paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths (liquidation odds, safe leverage).")] = 5000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the Monte Carlo paths.")] = 0,
 ) -> None:
-    """Check a portfolio item by item (pass / warn / fail) and write the Cross Margin Risk Checklist PDF."""
+    """Check a portfolio as given item by item (pass / warn / fail), the all-cross / all-isolated what-ifs
+    beside it, and write the Cross Margin Risk Checklist PDF.
+    """
     if not 1 <= paths <= MAX_PATHS:
         raise _fail(ValueError(f"--paths {paths}: expected an integer 1 .. {MAX_PATHS:,}"))
     _check_output(pdf, "--pdf")
@@ -60,6 +62,11 @@ def report(
         colour = COLOURS[item.status]
         console.print(f"[bold {colour}]{MARKS[item.status]}[/] {item.title}: {item.figure}", highlight=False)
     console.print(f"[bold {COLOURS[checklist.verdict]}]{checklist.verdict_text()}[/]", highlight=False)
+    if checklist.what_ifs:
+        console.print("What if (the same positions recast; not part of the verdict):", highlight=False)
+        for item in checklist.what_ifs:
+            colour = COLOURS[item.status]
+            console.print(f"  [{colour}]{MARKS[item.status]}[/] {item.title}: {item.figure}", highlight=False)
     console.print(f"PDF written to {pdf}" + (f", HTML to {html}" if html is not None else ""), highlight=False)
 
 

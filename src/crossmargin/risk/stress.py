@@ -1,4 +1,4 @@
-"""Stress tests: shocks applied to today's marks, the account checked under all-cross and all-isolated margin.
+"""Stress tests: shocks applied to today's marks, the book checked as given, then all cross and all isolated.
 
 risk-methods.md §2. A ``Scenario`` is a set of simple returns per symbol (-0.3 = -30 %), applied to the
 portfolio's current marks as ``mark x (1 + move)``; a symbol without a move keeps its mark (or takes the
@@ -15,8 +15,10 @@ scenario's ``others`` move). Three sources of scenarios:
 
 ``run_stress`` evaluates every scenario with ``crossmargin.margin.evaluate`` (equity after, pool ratios,
 which positions' pools breach) and ``crossmargin.margin.liquidate`` (what the venue's liquidation leaves
-the account), under ``all_cross`` and ``all_isolated`` of the same positions. No margin formula is
-re-derived here. Money in the quote currency, moves and ratios as fractions.
+the account) for three books (``MODES``): the book as given (each position in its file's mode), then
+two what-ifs of the same positions, ``all_cross`` and ``all_isolated`` (a position already isolated keeps
+its own margin). No margin formula is re-derived here. Money in the quote currency, moves and ratios as
+fractions.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = [
+    "MODES",
+    "MODE_LABELS",
     "Episode",
     "EpisodeBars",
     "Scenario",
@@ -79,6 +83,10 @@ QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD")
 RATIO_CAP = 10.0
 #: The most grid points on each side of zero that ``grid_moves`` accepts.
 MAX_STEPS = 100
+#: The books every stress result lists, in order: the portfolio as given, then the two recasts.
+MODES = ("as_given", "cross", "isolated")
+#: What each mode is called where people read it.
+MODE_LABELS = {"as_given": "as given", "cross": "what if all cross", "isolated": "what if all isolated"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,8 +461,8 @@ def shock_grid(x_symbol: str, y_symbol: str, moves: Sequence[float], *, others: 
 class StressRow:
     """One scenario under one margin mode. Money in quote currency; ratios as fractions.
 
-    ``equity_after``: margin balance at the shocked marks (wallet + unrealised PnL, before any
-    liquidation; the same in both modes); ``loss = equity_before - equity_after``. ``margin_ratio``: the
+    ``mode``: one of ``MODES``. ``equity_after``: margin balance at the shocked marks (wallet + unrealised
+    PnL, before any liquidation; the same in every mode); ``loss = equity_before - equity_after``. ``margin_ratio``: the
     highest pool ratio as requirement / margin balance (1 = liquidation, inf = bankrupt pool).
     ``liquidated``: positions whose pool breaches (pool ratio >= 1); ``account_liquidated``: all of them.
     ``equity_left``: what the account holds after the venue liquidates every breaching pool at the shocked
@@ -486,7 +494,11 @@ def _jsonable(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StressReport:
-    """Every scenario under every mode evaluated (``rows``: scenario-major, modes in ``modes`` order)."""
+    """Every scenario under every mode evaluated (``rows``: scenario-major, modes in ``modes`` order).
+
+    ``modes``: those evaluated, in ``MODES`` order ('as_given' first); 'isolated' is left out, with a note,
+    when the wallet cannot fund it.
+    """
 
     venue: str
     settle: str
@@ -569,10 +581,18 @@ def _equity(account: Account, marks: Marks, rules: VenueRules) -> float:
 def _row(
     scenario: Scenario, mode: str, account: Account, marks: Marks, *, rules: VenueRules, before: float
 ) -> StressRow:
-    risk = evaluate(account, marks, rules)
+    """Return ``scenario`` evaluated on ``account`` at the shocked ``marks``.
+
+    Raises InputError naming the scenario and the book when the shock carries a position where the venue's
+    table cannot price it (past its last tier).
+    """
+    try:
+        risk = evaluate(account, marks, rules)
+        left = _equity(liquidate(account, marks, rules).account, marks, rules)
+    except InputError as error:
+        raise error.prefixed(f"scenario '{scenario.name}' ({MODE_LABELS[mode]}): ") from None
     views = [risk_view(rules, ratio) for ratio in risk.pool_ratios]
     liquidated = tuple(_label(p) for p, view in zip(account.positions, views, strict=True) if view >= 1.0)
-    left = _equity(liquidate(account, marks, rules).account, marks, rules)
     after = risk.account.margin_balance
     return StressRow(
         scenario=scenario.name,
@@ -590,35 +610,55 @@ def _row(
 
 
 def run_stress(
-    portfolio: Portfolio, scenarios: Iterable[Scenario], *, on_scenario: Callable[[], None] | None = None
+    portfolio: Portfolio,
+    scenarios: Iterable[Scenario],
+    *,
+    modes: Sequence[str] = MODES,
+    on_scenario: Callable[[], None] | None = None,
 ) -> StressReport:
-    """Return every scenario evaluated under ``all_cross`` and ``all_isolated`` of the portfolio's positions.
+    """Return every scenario evaluated for the book as given, then ``all_cross`` and ``all_isolated`` of it.
 
-    ``on_scenario`` is called after each scenario (for a progress bar). When the wallet cannot fund every
-    position isolated (``all_isolated`` raises InputError), only cross is evaluated and a note says why.
+    ``modes``: which of ``MODES`` to evaluate (always in ``MODES`` order; default all three). ``on_scenario``
+    is called after each scenario (for a progress bar). When the wallet cannot fund every position isolated
+    (``all_isolated`` raises InputError), isolated is left out and a note says why. A recast equal to the
+    book as given (an all-cross book recast cross) is evaluated once and its rows copied. Raises InputError
+    (field ``modes``) for a mode that is not one of ``MODES``.
     """
+    for mode in modes:
+        if mode not in MODES:
+            raise InputError("modes", mode, ", ".join(MODES))
     rules, marks = portfolio.rules, portfolio.marks
-    modes: dict[str, Account] = {"cross": all_cross(portfolio.account)}
+    books: dict[str, Account] = {}
     notes: list[str] = []
-    try:
-        modes["isolated"] = all_isolated(portfolio.account)
-    except InputError as error:
-        notes.append(f"isolated: not evaluated, the wallet cannot fund every position isolated ({error})")
-    before = {mode: _equity(account, marks, rules) for mode, account in modes.items()}
+    if "as_given" in modes:
+        books["as_given"] = portfolio.account
+    if "cross" in modes:
+        books["cross"] = all_cross(portfolio.account)
+    if "isolated" in modes:
+        try:
+            books["isolated"] = all_isolated(portfolio.account)
+        except InputError as error:
+            notes.append(f"isolated: not evaluated, the wallet cannot fund every position isolated ({error})")
+    same = {mode: next(m for m in books if books[m] == account) for mode, account in books.items()}
+    before = {mode: _equity(account, marks, rules) for mode, account in books.items()}
     listed = tuple(scenarios)
     rows: list[StressRow] = []
     for scenario in listed:
         shocked = scenario.apply(marks)
-        rows.extend(
-            _row(scenario, mode, account, shocked, rules=rules, before=before[mode]) for mode, account in modes.items()
-        )
+        done: dict[str, StressRow] = {}
+        for mode, account in books.items():
+            if same[mode] in done:
+                done[mode] = replace(done[same[mode]], mode=mode)
+            else:
+                done[mode] = _row(scenario, mode, account, shocked, rules=rules, before=before[mode])
+        rows.extend(done.values())
         if on_scenario is not None:
             on_scenario()
     return StressReport(
         venue=rules.name,
         settle=rules.settle,
         symbols=tuple(dict.fromkeys(p.symbol for p in portfolio.account.positions)),
-        modes=tuple(modes),
+        modes=tuple(books),
         scenarios=listed,
         rows=tuple(rows),
         notes=tuple(notes),
@@ -630,8 +670,10 @@ class StressGrid:
     """A 2-D shock grid evaluated: arrays indexed ``[y index, x index]`` over ``moves`` (fractions).
 
     Money in quote currency; ratios are the highest pool ratio, requirement / margin balance (1 =
-    liquidation). ``cross_liquidated``: the cross account breaches; ``isolated_liquidated``: some isolated
-    position does. Isolated arrays are NaN / False when isolated could not be evaluated (see ``notes``).
+    liquidation). ``as_given_*``: the book as given (``as_given_liquidated``: some pool of it breaches);
+    ``cross_*``: what if all cross (``cross_liquidated``: the cross account breaches); ``isolated_*``: what
+    if all isolated (``isolated_liquidated``: some isolated position does). Isolated arrays are NaN / False
+    when isolated could not be evaluated (see ``notes``).
     """
 
     venue: str
@@ -641,6 +683,9 @@ class StressGrid:
     moves: tuple[float, ...]
     equity_before: float
     equity_after: FloatArray
+    as_given_ratio: FloatArray
+    as_given_liquidated: BoolArray
+    as_given_equity_left: FloatArray
     cross_ratio: FloatArray
     isolated_ratio: FloatArray
     cross_liquidated: BoolArray
@@ -660,6 +705,10 @@ class StressGrid:
                 "moves": list(self.moves),
                 "equity_before": self.equity_before,
                 "equity_after": self.equity_after.tolist(),
+                "modes": list(MODES),
+                "as_given_ratio": self.as_given_ratio.tolist(),
+                "as_given_liquidated": self.as_given_liquidated.tolist(),
+                "as_given_equity_left": self.as_given_equity_left.tolist(),
                 "cross_ratio": self.cross_ratio.tolist(),
                 "isolated_ratio": self.isolated_ratio.tolist(),
                 "cross_liquidated": self.cross_liquidated.tolist(),
@@ -708,20 +757,26 @@ def stress_grid(
             return np.full(shape, np.nan)
         return np.array([value(row) for row in report.results(mode)], dtype=np.float64).reshape(shape)
 
-    cross = report.results("cross")
-    isolated_flags = [bool(row.liquidated) for row in report.results("isolated")] or [False] * (shape[0] * shape[1])
+    def any_liquidated(mode: str) -> BoolArray:
+        flags = [bool(row.liquidated) for row in report.results(mode)] or [False] * (shape[0] * shape[1])
+        return np.array(flags, dtype=np.bool_).reshape(shape)
+
+    as_given, cross = report.results("as_given"), report.results("cross")
     return StressGrid(
         venue=report.venue,
         settle=report.settle,
         x_symbol=x_symbol,
         y_symbol=y_symbol,
         moves=tuple(moves),
-        equity_before=cross[0].equity_before if cross else portfolio.account.wallet_balance,
-        equity_after=grid("cross", lambda row: row.equity_after),
+        equity_before=as_given[0].equity_before if as_given else portfolio.account.wallet_balance,
+        equity_after=grid("as_given", lambda row: row.equity_after),
+        as_given_ratio=grid("as_given", lambda row: row.margin_ratio),
+        as_given_liquidated=any_liquidated("as_given"),
+        as_given_equity_left=grid("as_given", lambda row: row.equity_left),
         cross_ratio=grid("cross", lambda row: row.margin_ratio),
         isolated_ratio=grid("isolated", lambda row: row.margin_ratio),
         cross_liquidated=np.array([row.account_liquidated for row in cross], dtype=np.bool_).reshape(shape),
-        isolated_liquidated=np.array(isolated_flags, dtype=np.bool_).reshape(shape),
+        isolated_liquidated=any_liquidated("isolated"),
         cross_equity_left=grid("cross", lambda row: row.equity_left),
         isolated_equity_left=grid("isolated", lambda row: row.equity_left),
         notes=report.notes,
@@ -734,16 +789,26 @@ def _capped(ratio: FloatArray) -> FloatArray:
 
 
 def grid_figure(grid: StressGrid) -> go.Figure:
-    """Return the heat map of equity after each move, with the cross and isolated liquidation boundaries.
+    """Return the heat map of equity after each move, with the three books' liquidation boundaries.
 
     Colour: margin balance after the move (quote currency; the scale is centred on today's). Contour lines
-    where the ratio reaches 1: black, the cross account is liquidated; red dashed, the first isolated
-    position is. Hover gives what each mode keeps after the venue's liquidation.
+    where the ratio reaches 1: thick purple, a pool of the book as given is liquidated; black, what if all
+    cross: the cross account is; red dashed, what if all isolated: the first isolated position is. Hover
+    gives what each book keeps after the venue's liquidation.
     """
     import plotly.graph_objects as go  # noqa: PLC0415  (plotly is heavy; only the figure needs it)
 
     moves = np.asarray(grid.moves)
-    custom = np.dstack([grid.cross_equity_left, grid.isolated_equity_left, grid.cross_ratio, grid.isolated_ratio])
+    custom = np.dstack(
+        [
+            grid.as_given_equity_left,
+            grid.cross_equity_left,
+            grid.isolated_equity_left,
+            grid.as_given_ratio,
+            grid.cross_ratio,
+            grid.isolated_ratio,
+        ]
+    )
     figure = go.Figure()
     figure.add_trace(
         go.Heatmap(
@@ -756,18 +821,21 @@ def grid_figure(grid: StressGrid) -> go.Figure:
             customdata=custom,
             hovertemplate=(
                 f"{grid.x_symbol} %{{x:+.1%}}<br>{grid.y_symbol} %{{y:+.1%}}<br>equity after %{{z:,.2f}}"
-                "<br>cross: ratio %{customdata[2]:.2f}, left after liquidation %{customdata[0]:,.2f}"
-                "<br>isolated: max ratio %{customdata[3]:.2f}, left after liquidation %{customdata[1]:,.2f}"
-                "<extra></extra>"
+                "<br>as given: max ratio %{customdata[3]:.2f}, left after liquidation %{customdata[0]:,.2f}"
+                "<br>what if all cross: ratio %{customdata[4]:.2f}, left after liquidation %{customdata[1]:,.2f}"
+                "<br>what if all isolated: max ratio %{customdata[5]:.2f}, left after liquidation "
+                "%{customdata[2]:,.2f}<extra></extra>"
             ),
             name="equity after",
         )
     )
+    # As given first and widest, so that a recast on the same boundary (an all-cross book) draws over it.
     boundaries = (
-        ("cross: account liquidated", grid.cross_ratio, "black", "solid"),
-        ("isolated: a position liquidated", grid.isolated_ratio, "#d62728", "dash"),
+        ("as given: a position liquidated", grid.as_given_ratio, "#6a3d9a", "solid", 7),
+        ("what if all cross: account liquidated", grid.cross_ratio, "black", "solid", 3),
+        ("what if all isolated: a position liquidated", grid.isolated_ratio, "#d62728", "dash", 3),
     )
-    for name, ratio, color, dash in boundaries:
+    for name, ratio, color, dash, width in boundaries:
         figure.add_trace(
             go.Contour(
                 x=moves,
@@ -776,7 +844,7 @@ def grid_figure(grid: StressGrid) -> go.Figure:
                 autocontour=False,
                 contours={"start": 1.0, "end": 1.0, "size": 1.0, "coloring": "lines", "showlabels": False},
                 colorscale=[[0.0, color], [1.0, color]],
-                line={"width": 3, "dash": dash},
+                line={"width": width, "dash": dash},
                 showscale=False,
                 showlegend=True,
                 name=name,
@@ -787,15 +855,22 @@ def grid_figure(grid: StressGrid) -> go.Figure:
         go.Scatter(x=[0.0], y=[0.0], mode="markers", marker={"symbol": "x", "size": 12, "color": "black"}, name="today")
     )
     states = []
-    for label, flags in (("cross", grid.cross_liquidated), ("isolated", grid.isolated_liquidated)):
+    for mode, flags in (
+        ("as_given", grid.as_given_liquidated),
+        ("cross", grid.cross_liquidated),
+        ("isolated", grid.isolated_liquidated),
+    ):
         if not flags.any():
-            states.append(f"{label}: no liquidation inside the grid")
+            states.append(f"{MODE_LABELS[mode]}: no liquidation inside the grid")
     subtitle = (
         f"{grid.venue}: {grid.x_symbol} and {grid.y_symbol} moved from today's marks, others held; colour = "
         f"margin balance after the move ({grid.settle})" + ("; " + "; ".join(states) if states else "")
     )
     figure.update_layout(
-        title={"text": f"Visual guide to collateral: cross vs isolated margin<br><sup>{subtitle}</sup>"},
+        title={
+            "text": "Visual guide to collateral: the book as given, and what if all cross or all isolated"
+            f"<br><sup>{subtitle}</sup>"
+        },
         xaxis={"title": {"text": f"{grid.x_symbol} move"}, "tickformat": "+.0%"},
         yaxis={"title": {"text": f"{grid.y_symbol} move"}, "tickformat": "+.0%"},
         legend={"orientation": "h", "y": -0.15},

@@ -26,6 +26,7 @@ from crossmargin.progress import stderr_progress
 from crossmargin.report.plot import save_figure
 from crossmargin.risk.portfolio_margin import load_pm_params, margin_comparison, portfolio_margin
 from crossmargin.risk.stress import (
+    MODE_LABELS,
     StressGrid,
     StressReport,
     StressRow,
@@ -42,6 +43,10 @@ __all__ = ["portfolio_margin_table", "register", "stress"]
 
 #: Above this many symbols the scenario table shows one 'moves' column instead of one per symbol.
 MOVE_COLUMNS = 5
+#: Column-heading names of the stress modes (the caption says which are what-ifs).
+_SHORT = {"as_given": "as given", "cross": "cross", "isolated": "isolated"}
+#: Grid letters, one per mode in order, and their colours: as given, what if all cross, what if all isolated.
+_LETTERS = (("as_given", "A", "bold red"), ("cross", "C", "red"), ("isolated", "I", "yellow"))
 
 
 def _money(value: float) -> str:
@@ -90,7 +95,10 @@ def _progress(total: int, label: str) -> Iterator[Callable[[], None]]:
 
 
 def scenario_table(report: StressReport, title: str) -> Table:
-    """Return the scenarios x cross / isolated table of a stress report (money in the settle currency)."""
+    """Return the scenarios x modes table of a stress report: as given, then the cross and isolated what-ifs.
+
+    Money in the settle currency, ratios as percentages (100 % = liquidation).
+    """
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("scenario", no_wrap=True)
     per_symbol = len(report.symbols) <= MOVE_COLUMNS
@@ -98,9 +106,10 @@ def scenario_table(report: StressReport, title: str) -> Table:
         table.add_column(symbol, justify="right", no_wrap=True)
     table.add_column("equity after", justify="right")
     for mode in report.modes:
-        table.add_column(f"{mode}: ratio", justify="right")
-        table.add_column(f"{mode}: liquidated")
-        table.add_column(f"{mode}: equity left", justify="right")
+        name = _SHORT[mode]
+        table.add_column(f"{name}: ratio", justify="right")
+        table.add_column(f"{name}: liquidated")
+        table.add_column(f"{name}: equity left", justify="right")
     by_mode = {mode: report.results(mode) for mode in report.modes}
     for index, scenario in enumerate(report.scenarios):
         moves = [scenario.move(symbol) for symbol in report.symbols]
@@ -112,16 +121,22 @@ def scenario_table(report: StressReport, title: str) -> Table:
             row += [_percent(result.margin_ratio), _liquidated(result), _money(result.equity_left)]
         table.add_row(*row)
     table.caption = (
-        f"Moves applied to today's marks at once. equity after = margin balance at the new marks (the same in "
-        f"both modes); ratio = highest pool requirement / margin balance (liquidation at 100 %); equity left = "
-        f"what the account keeps after the venue liquidates every breaching pool. Money in {report.settle}."
+        "Moves applied to today's marks at once. as given = each position in its file's mode; cross / isolated = "
+        f"{MODE_LABELS['cross']} / {MODE_LABELS['isolated']} (a position already isolated keeps its margin). "
+        "equity after = margin balance at the new marks (the same in every mode); ratio = highest pool "
+        "requirement / margin balance (liquidation at 100 %); equity left = what the account keeps after the "
+        f"venue liquidates every breaching pool. Money in {report.settle}."
     )
     table.caption_justify = "left"
     return table
 
 
 def grid_table(grid: StressGrid) -> Table:
-    """Return the grid as letters: C = cross account liquidated, I = an isolated position liquidated, . = neither."""
+    """Return the grid as three letters a cell: A = as given, C = what if all cross, I = what if all isolated.
+
+    A: some pool of the book as given is liquidated; C: the all-cross account is; I: some position of the
+    all-isolated book is; '.' in a letter's place: that book is not.
+    """
     table = Table(
         title=f"Grid: {grid.x_symbol} across, {grid.y_symbol} down",
         title_justify="left",
@@ -131,24 +146,25 @@ def grid_table(grid: StressGrid) -> Table:
     table.add_column(f"{grid.y_symbol} \\ {grid.x_symbol}", justify="right", no_wrap=True)
     for move in grid.moves:
         table.add_column(f"{move * 100:+.0f}", justify="center", no_wrap=True)
+    flags = {
+        "as_given": grid.as_given_liquidated,
+        "cross": grid.cross_liquidated,
+        "isolated": grid.isolated_liquidated,
+    }
     for row in reversed(range(len(grid.moves))):
         cells = []
         for column in range(len(grid.moves)):
-            cross = bool(grid.cross_liquidated[row, column])
-            isolated = bool(grid.isolated_liquidated[row, column])
             cells.append(
-                "[bold red]C[/]"
-                if cross and isolated
-                else "[red]C[/]"
-                if cross
-                else "[yellow]I[/]"
-                if isolated
-                else "[dim].[/]"
+                "".join(
+                    f"[{colour}]{letter}[/]" if bool(flags[mode][row, column]) else "[dim].[/]"
+                    for mode, letter, colour in _LETTERS
+                )
             )
         table.add_row(f"{grid.moves[row] * 100:+.0f}%", *cells)
     table.caption = (
-        "Moves in %, other marks held. C: the cross account is liquidated; I: some isolated position is (cross is"
-        " not); .: neither."
+        "Moves in %, other marks held. Each cell reads as given / what if all cross / what if all isolated: A = a "
+        "pool of the book as given is liquidated, C = the all-cross account is, I = some position of the "
+        "all-isolated book is; . = that book is not."
     )
     table.caption_justify = "left"
     return table
@@ -242,7 +258,9 @@ def stress(
         bool, typer.Option("--historical/--no-historical", help="Include the shipped crash episodes.")
     ] = True,
 ) -> None:
-    """Shock today's marks (venue grids, correlation breaks, crash episodes) under cross and isolated margin."""
+    """Shock today's marks (venue grids, correlation breaks, crash episodes): the book as given, then all cross
+    and all isolated.
+    """
     try:
         loaded = load_portfolio(portfolio, venue=venue)
         moves = grid_moves(extent, step, extent_field="--range", step_field="--step")

@@ -147,11 +147,16 @@ def _example_text(name: str) -> str:
 
 
 def check(portfolio: Portfolio) -> dict[str, Any]:
-    """Return the portfolio evaluated all-cross, all-isolated and as given (``risk_json`` objects)."""
+    """Return the portfolio as given, then what if all cross and all isolated (``risk_json`` objects).
+
+    ``as_given``: each position in its own mode; ``cross`` / ``isolated``: ``all_cross`` / ``all_isolated``
+    of it (a position already isolated keeps its margin). ``isolated`` is None, with a note, when the wallet
+    cannot fund every position isolated.
+    """
     result: dict[str, Any] = {
+        "as_given": risk_json(evaluate(portfolio.account, portfolio.marks, portfolio.rules)),
         "cross": risk_json(evaluate(all_cross(portfolio.account), portfolio.marks, portfolio.rules)),
         "isolated": None,
-        "as_given": risk_json(evaluate(portfolio.account, portfolio.marks, portfolio.rules)),
         "notes": [],
     }
     try:
@@ -266,12 +271,12 @@ def create_app(*, token: str | None = None, store_url: str | None = None) -> Fas
 
     @api.post("/check")
     def check_route(request: PortfolioIn) -> dict[str, Any]:
-        """Evaluate the portfolio all-cross, all-isolated and as given: ``crossmargin check --json`` objects."""
+        """Evaluate the portfolio as given, then all cross and all isolated: ``crossmargin check --json`` objects."""
         return check(request.load())
 
     @api.post("/stress/grid")
     def stress_grid_route(request: StressGridIn) -> dict[str, Any]:
-        """Move ``x`` and ``y`` over a grid; equity and pool ratios per cell, both liquidation boundaries."""
+        """Move ``x`` and ``y`` over a grid; equity and pool ratios per cell as given, all cross and all isolated."""
         moves = grid_moves(request.range, request.step)
         if len(moves) > 41:
             raise InputError("step", request.step, f"at least {request.range / 20:g} (at most 20 steps each side)")

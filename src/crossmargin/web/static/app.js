@@ -21,9 +21,33 @@ async function api(path, body) {
   return data;
 }
 
+// The books of a check, in the order shown: the portfolio as given, then the two what-ifs.
+const BOOKS = [
+  ["as_given", "as given"], ["cross", "what if all cross"], ["isolated", "what if all isolated"],
+];
+
+function finite(value) {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
 function price(value) {
-  if (value === null || value === undefined) return "--";
+  if (!finite(value)) return "--";
   return Math.abs(value) >= 1000 ? value.toFixed(2) : value.toPrecision(6);
+}
+
+function money(value) {
+  return finite(value) ? value.toFixed(2) : "--";
+}
+
+function percent(value) {
+  return finite(value) ? `${(value * 100).toFixed(2)} %` : "--";
+}
+
+// A liquidation price as people read it: the price, or "--" with the engine's reason when it gives one.
+function liquidation(row) {
+  if (!row) return "--";
+  if (finite(row.liquidation_price)) return price(row.liquidation_price);
+  return row.liquidation_note ? `-- (${row.liquidation_note})` : "--";
 }
 
 function cell(row, content) {
@@ -40,6 +64,32 @@ function input(id, value, onChange) {
   return el;
 }
 
+// The position's own margin mode; isolated_margin only on an isolated position (empty: entry notional / leverage).
+function modeEditor(p) {
+  const wrap = document.createElement("span");
+  const select = document.createElement("select");
+  select.id = `mode-${p.symbol}`;
+  select.append(new Option("cross", "cross"), new Option("isolated", "isolated"));
+  select.value = p.margin_mode || "cross";
+  const margin = document.createElement("input");
+  margin.type = "number"; margin.step = "any"; margin.min = "0"; margin.id = `margin-${p.symbol}`;
+  margin.placeholder = "entry / lev"; margin.title = "isolated margin (quote); empty: entry notional / leverage";
+  margin.value = p.isolated_margin === undefined ? "" : p.isolated_margin;
+  margin.disabled = select.value !== "isolated";
+  select.addEventListener("change", () => {
+    p.margin_mode = select.value;
+    margin.disabled = select.value !== "isolated";
+    if (margin.disabled) { delete p.isolated_margin; margin.value = ""; }
+    schedule();
+  });
+  margin.addEventListener("input", () => {
+    if (margin.value === "") delete p.isolated_margin; else p.isolated_margin = Number(margin.value);
+    schedule();
+  });
+  wrap.append(select, margin);
+  return wrap;
+}
+
 function buildEditor() {
   document.getElementById("wallet").value = portfolio.wallet_balance;
   document.getElementById("venue").value = portfolio.venue || "binance";
@@ -48,10 +98,13 @@ function buildEditor() {
   for (const p of portfolio.positions) {
     const row = document.createElement("tr");
     cell(row, p.symbol); cell(row, p.side);
+    cell(row, modeEditor(p));
     cell(row, input(`size-${p.symbol}`, p.size, (v) => { p.size = v; }));
     cell(row, input(`entry-${p.symbol}`, p.entry_price, (v) => { p.entry_price = v; }));
     cell(row, input(`leverage-${p.symbol}`, p.leverage, (v) => { p.leverage = v; }));
     cell(row, input(`mark-${p.symbol}`, portfolio.marks[p.symbol], (v) => { portfolio.marks[p.symbol] = v; }));
+    cell(row, "--").id = `liq-as-given-${p.symbol}`;
+    cell(row, "--").id = `dist-as-given-${p.symbol}`;
     cell(row, "--").id = `liq-cross-${p.symbol}`;
     cell(row, "--").id = `liq-isolated-${p.symbol}`;
     body.appendChild(row);
@@ -74,15 +127,31 @@ async function runCheck() {
   try {
     const result = await api("/api/check", portfolio);
     error.textContent = result.notes.join(" ");
-    for (const mode of ["cross", "isolated"]) {
+    for (const [book] of BOOKS) {
+      const id = book.replace("_", "-");
       for (const p of portfolio.positions) {
-        const found = result[mode] && result[mode].positions.find((r) => r.symbol === p.symbol);
-        document.getElementById(`liq-${mode}-${p.symbol}`).textContent = found ? price(found.liquidation_price) : "--";
+        const found = result[book] && result[book].positions.find((r) => r.symbol === p.symbol);
+        document.getElementById(`liq-${id}-${p.symbol}`).textContent = liquidation(found);
+        if (book === "as_given") {
+          document.getElementById(`dist-${id}-${p.symbol}`).textContent =
+            found ? percent(found.distance_to_liquidation) : "--";
+        }
       }
     }
-    const a = result.cross.account;
-    document.getElementById("account").textContent =
-      `cross: margin balance ${a.margin_balance.toFixed(2)}, maintenance ${a.maintenance_margin.toFixed(2)}`;
+    const body = document.querySelector("#account tbody");
+    body.replaceChildren();
+    for (const [book, label] of BOOKS) {
+      const a = result[book] && result[book].account;
+      const row = document.createElement("tr");
+      cell(row, label);
+      cell(row, a ? money(a.margin_balance) : "--");
+      cell(row, a ? money(a.maintenance_margin) : "--");
+      cell(row, a ? money(a.available_balance) : "--");
+      const cross = result[book] && result[book].positions.some((r) => r.margin_mode === "cross");
+      cell(row, a && cross ? percent(a.margin_ratio) : "-- (no cross position)");
+      row.id = `account-${book.replace("_", "-")}`;
+      body.appendChild(row);
+    }
   } catch (e) {
     error.textContent = e.message;
   }
@@ -97,17 +166,21 @@ async function runStress() {
       portfolio, x: document.getElementById("stress-x").value, y: document.getElementById("stress-y").value,
       range: Number(document.getElementById("stress-range").value), step: Number(document.getElementById("stress-step").value),
     });
-    const cap = (z) => z.map((row) => row.map((v) => (v === null ? 10 : Math.min(v, 10))));
+    const cap = (z) => z.map((row) => row.map((v) => (finite(v) ? Math.min(v, 10) : 10)));
     const line = (name, z, color, dash) => ({
       type: "contour", x: g.moves, y: g.moves, z: cap(z), name, showlegend: true, showscale: false, hoverinfo: "skip",
       autocontour: false, contours: { start: 1, end: 1, size: 1, coloring: "lines" },
       colorscale: [[0, color], [1, color]], line: { width: 3, dash },
     });
+    // As given first and widest, so that a what-if on the same boundary (an all-cross book) draws over it.
+    const widest = line("as given: a position liquidated", g.as_given_ratio, "#6a3d9a", "solid");
+    widest.line.width = 7;
     Plotly.react("stress-chart", [
       { type: "heatmap", x: g.moves, y: g.moves, z: g.equity_after, zmid: g.equity_before, colorscale: "RdYlGn",
         name: "equity after", colorbar: { title: { text: `equity after (${g.settle})` } } },
-      line("cross: account liquidated", g.cross_ratio, "black", "solid"),
-      line("isolated: a position liquidated", g.isolated_ratio, "#d62728", "dash"),
+      widest,
+      line("what if all cross: account liquidated", g.cross_ratio, "black", "solid"),
+      line("what if all isolated: a position liquidated", g.isolated_ratio, "#d62728", "dash"),
     ], { xaxis: { title: { text: `${g.x_symbol} move` }, tickformat: "+.0%" },
          yaxis: { title: { text: `${g.y_symbol} move` }, tickformat: "+.0%" }, legend: { orientation: "h" } });
   } catch (e) {
@@ -141,10 +214,14 @@ async function runMonteCarlo() {
     });
     const body = document.querySelector("#mc-odds tbody");
     body.replaceChildren();
-    for (const o of r.odds.pools) {
+    const order = { "as given": 0, cross: 1, isolated: 2 };
+    const pools = [...r.odds.pools].sort((a, b) => (order[a.mode] ?? 3) - (order[b.mode] ?? 3));
+    for (const o of pools) {
       const row = document.createElement("tr");
-      cell(row, o.mode); cell(row, o.pool); cell(row, `${(o.probability * 100).toFixed(2)} %`);
-      cell(row, `${(o.ci_low * 100).toFixed(2)} .. ${(o.ci_high * 100).toFixed(2)} %`);
+      cell(row, o.mode); cell(row, o.pool);
+      cell(row, percent(o.probability));
+      cell(row, finite(o.ci_low) && finite(o.ci_high)
+        ? `${(o.ci_low * 100).toFixed(2)} .. ${(o.ci_high * 100).toFixed(2)} %` : "--");
       body.appendChild(row);
     }
     const f = r.fan, q = f.quantiles;
@@ -183,7 +260,7 @@ async function runLive() {
       const data = message.split("\n").find((l) => l.startsWith("data: "));
       if (!message.startsWith("event: tick") || !data) continue;
       const tick = JSON.parse(data.slice(6));
-      document.getElementById("live-last").textContent = `tick ${tick.tick}: margin ratio ${(tick.margin_ratio * 100).toFixed(2)} %`;
+      document.getElementById("live-last").textContent = `tick ${tick.tick}: margin ratio ${percent(tick.margin_ratio)}`;
       Plotly.extendTraces("live-chart", { x: [[new Date(tick.time_ms)]], y: [[tick.margin_ratio]] }, [0]);
     }
   }
