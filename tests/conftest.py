@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,10 @@ from crossmargin.venues.binance import BinanceRules
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("stress", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+#: The tests never read the user's data folder (refreshed venue tables, stored bars): they get an empty one.
+#: Tests that need a store set ``$CROSSMARGIN_DATA_DIR`` to a folder of their own.
+os.environ["CROSSMARGIN_DATA_DIR"] = tempfile.mkdtemp(prefix="crossmargin-tests-")
 
 TESTS = Path(__file__).parent
 REPO = TESTS.parent

@@ -1,4 +1,8 @@
-"""Sweeps and Monte Carlo on a local Dask cluster give exactly what the same tasks give in this process."""
+"""Sweeps and Monte Carlo on a local Dask cluster give exactly what the same work gives in this process.
+
+Monte Carlo: the chunks are runs of whole batches of ``BATCH_PATHS`` paths with the in-process run's seeds,
+so ``montecarlo --dask --chunks K`` equals ``liquidation_probability`` for the same seed and paths, for any K.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,7 @@ from distributed import Client
 from typer.testing import CliRunner
 
 from crossmargin.distributed import (
-    chunk_seeds,
-    chunk_sizes,
+    chunk_batches,
     client_for,
     grid_points,
     montecarlo_chunked,
@@ -26,6 +29,7 @@ from crossmargin.distributed import (
 )
 from crossmargin.errors import InputError
 from crossmargin.portfolio import load_portfolio
+from crossmargin.risk.montecarlo import BATCH_PATHS, liquidation_probability
 from crossmargin.sim.engine import RunConfig
 from crossmargin.sweep_cli import register
 from tests.conftest import REPO
@@ -66,25 +70,46 @@ def test_sweep_on_cluster_equals_in_process(client: Client) -> None:
     assert (remote["initial_equity"] == 5_000.0).all()
 
 
-def test_montecarlo_distributed_equals_sequential(client: Client) -> None:
+def test_montecarlo_on_the_cluster_equals_the_in_process_run(client: Client) -> None:
+    # 25,000 paths are 3 batches (10,000, 10,000, 5,000): 2 chunks run batches [0, 1] and [2], 3 chunks one
+    # each, 8 chunks still 3 tasks. Every split gives the in-process result: counts, probabilities, Wilson
+    # intervals and median times to liquidation, all equal, not merely close.
     portfolio = load_portfolio(REPO / "examples" / "case_study.toml")
-    kwargs = {"horizon_hours": 24.0, "paths": 3_001, "seed": 7, "model": "fhs", "chunks": 3}
-    remote = montecarlo_distributed(portfolio, client=client, **kwargs)  # type: ignore[arg-type]
-    local = montecarlo_chunked(portfolio, client=None, **kwargs)  # type: ignore[arg-type]
-    assert remote == local
-    assert remote.paths == 3_001
-    assert sum(o.liquidated_paths for o in remote.pools) > 0  # the isolated ETH short is liquidated on some paths
-    for odds in remote.pools:
-        assert odds.probability == odds.liquidated_paths / 3_001
+    kwargs: dict[str, Any] = {"horizon_hours": 24.0, "paths": 25_000, "seed": 7, "model": "fhs"}
+    local = liquidation_probability(portfolio, progress=False, **kwargs)
+    for chunks in (2, 3, 8):
+        assert montecarlo_distributed(portfolio, client=client, chunks=chunks, **kwargs) == local
+    assert montecarlo_chunked(portfolio, client=None, chunks=2, **kwargs) == local
+    eth = local.odds("isolated", "ETHUSDT short")
+    assert eth.liquidated_paths > 0  # the isolated ETH short is liquidated on some paths
+    assert eth.median_hours is not None
+    for odds in local.pools:
+        assert odds.probability == odds.liquidated_paths / 25_000
 
 
-def test_chunks_are_deterministic() -> None:
-    assert chunk_seeds(7, 3) == chunk_seeds(7, 3)
-    assert len(set(chunk_seeds(7, 3))) == 3
-    assert chunk_seeds(7, 2) == chunk_seeds(7, 3)[:2]  # a chunk's seed depends on (seed, index) only
-    assert chunk_sizes(10, 3) == [4, 3, 3]
-    with pytest.raises(InputError):
-        chunk_sizes(2, 3)
+@pytest.mark.parametrize("model", ["t", "garch"])
+def test_any_split_of_the_batches_gives_the_in_process_figures(model: str) -> None:
+    # The same without a cluster, for the other models and for hours split into checks (Brownian bridge).
+    portfolio = load_portfolio(REPO / "examples" / "case_study.toml")
+    kwargs: dict[str, Any] = {"horizon_hours": 12.0, "paths": 21_000, "seed": 3, "model": model, "steps_per_hour": 2}
+    local = liquidation_probability(portfolio, progress=False, **kwargs)
+    assert montecarlo_chunked(portfolio, client=None, chunks=3, **kwargs) == local
+    assert sum(o.liquidated_paths for o in local.pools) > 0
+
+
+def test_chunks_are_runs_of_whole_batches() -> None:
+    assert BATCH_PATHS == 10_000
+    assert chunk_batches(25_000, 2) == [range(0, 2), range(2, 3)]
+    assert chunk_batches(25_000, 8) == [range(0, 1), range(1, 2), range(2, 3)]  # one task per batch at most
+    assert chunk_batches(100_000, 8) == [range(0, 2), range(2, 4)] + [range(k, k + 1) for k in range(4, 10)]
+    assert chunk_batches(3_001, 3) == [range(0, 1)]
+    for paths, chunks in ((25_000, 2), (100_000, 8), (1_000_000, 7)):
+        runs = chunk_batches(paths, chunks)
+        assert [k for run in runs for k in run] == list(range(-(-paths // BATCH_PATHS)))
+    with pytest.raises(InputError, match="chunks"):
+        chunk_batches(2, 3)
+    with pytest.raises(InputError, match="chunks"):
+        chunk_batches(10, 0)
 
 
 def test_grid_is_checked() -> None:
@@ -167,8 +192,12 @@ def test_montecarlo_command_splits_paths_into_dask_tasks() -> None:
 
     case = str(Path(__file__).resolve().parent.parent / "examples" / "case_study.toml")
     runner = CliRunner()
-    split = runner.invoke(app, ["montecarlo", case, "--paths", "2000", "--dask", "--chunks", "2", "--json"])
+    args = ["montecarlo", case, "--paths", "12000", "--json"]
+    split = runner.invoke(app, [*args, "--dask", "--chunks", "2"])
     assert split.exit_code == 0, split.stderr
+    alone = runner.invoke(app, args)
+    assert alone.exit_code == 0, alone.stderr
+    assert json.loads(split.stdout) == json.loads(alone.stdout)  # the same figures, field for field
     bad = runner.invoke(app, ["montecarlo", case, "--paths", "100", "--dask", "--chunks", "500"])
     assert bad.exit_code == 2
     assert "--chunks" in bad.stderr

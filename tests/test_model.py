@@ -8,7 +8,7 @@ import math
 import pytest
 
 import crossmargin
-from crossmargin.errors import InputError, LeverageError, RejectedError, suggest
+from crossmargin.errors import BeyondTableError, InputError, LeverageError, RejectedError, suggest
 from crossmargin.model import Account, Bracket, Instrument, MarginMode, Marks, Position, Side
 from crossmargin.numeric import is_close, quantise, require_finite, require_positive
 
@@ -85,15 +85,19 @@ def test_instrument_requires_contiguous_brackets_from_zero() -> None:
     assert caught.value.field == "brackets[1].floor"
 
 
-def test_bracket_for_is_half_open_and_the_last_bracket_extends() -> None:
+def test_bracket_for_is_half_open_and_refuses_past_the_last_cap() -> None:
     low = _bracket()
     high = _bracket(floor=50_000.0, cap=250_000.0, mm_rate=0.005, maint_amount=50.0, max_leverage=100.0)
-    instrument = Instrument(symbol="X", venue="v", base="X", quote="USDT", brackets=(low, high))
+    instrument = Instrument(symbol="X", venue="v", base="X", quote="USDT", brackets=(low, high), as_of="2026-11")
     assert instrument.bracket_for(0.0) is low
     assert instrument.bracket_for(49_999.99) is low
     assert instrument.bracket_for(50_000.0) is high
-    assert instrument.bracket_for(1e12) is high
+    assert instrument.bracket_for(249_999.99) is high
     assert instrument.max_leverage == 125.0
+    assert instrument.last_cap == 250_000.0
+    for value in (250_000.0, 1e12):
+        with pytest.raises(BeyondTableError, match=r"positions\[0\]\.size: notional .* beyond the last tier of X on v"):
+            instrument.bracket_for(value, field="positions[0].size")
 
 
 @pytest.mark.parametrize(

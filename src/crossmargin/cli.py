@@ -13,6 +13,7 @@ import pandas as pd
 import typer
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from crossmargin.console import fail as _fail
 from crossmargin.console import format_price as _price
@@ -29,7 +30,7 @@ from crossmargin.live.monitor import Monitor
 from crossmargin.live.paper import paper_from_episode
 from crossmargin.live.view import run_monitor
 from crossmargin.margin.account import evaluate, pool_margin_ratio
-from crossmargin.model import AccountRisk
+from crossmargin.model import AccountRisk, PositionRisk
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
 from crossmargin.report.checklist_cli import register as register_checklist
 from crossmargin.report.plot import backtest_figure, save_figure
@@ -46,8 +47,10 @@ from crossmargin.sim.result import BacktestResult
 from crossmargin.store import Store
 from crossmargin.sweep_cli import register as register_sweep
 from crossmargin.sweep_cli import run_sweep
-from crossmargin.venues import VENUES, get_rules
+from crossmargin.venues import get_rules
 from crossmargin.venues.base import VenueRules
+from crossmargin.venues.tables import enable_staleness_warnings
+from crossmargin.venues_cli import register as register_venues
 from crossmargin.web.serve_cli import register as register_serve
 
 __all__ = ["app", "main", "risk_json"]
@@ -67,6 +70,7 @@ register_checklist(app)
 register_serve(app)
 register_sweep(app)
 register_batch(app)
+register_venues(app)
 
 
 @app.callback()
@@ -82,6 +86,23 @@ def _percent(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "--" if value is None else "inf"
     return f"{value * 100:.2f}%"
+
+
+def _liquidation_cell(position: PositionRisk, notes: dict[str, int]) -> str:
+    """Return a liquidation-price cell: the price, else '--' with a footnote number where a note says why."""
+    note = position.liquidation_note
+    if position.liquidation_price is not None or not note:
+        return _price(position.liquidation_price)
+    number = notes.setdefault(f"{position.symbol} {position.side}: {note}", len(notes) + 1)
+    return f"-- [{number}]"
+
+
+def _footnotes(table: Table, notes: dict[str, int]) -> Table:
+    """Set the table's caption to the numbered notes of its '--' liquidation prices (none: no caption)."""
+    if notes:
+        table.caption = Text("  ".join(f"[{number}] {text}" for text, number in notes.items()))
+        table.caption_justify = "left"
+    return table
 
 
 def _positions_table(risk: AccountRisk, rules: VenueRules, title: str) -> Table:
@@ -106,6 +127,7 @@ def _positions_table(risk: AccountRisk, rules: VenueRules, title: str) -> Table:
         "to liq",
     ):
         table.add_column(column, justify="left" if column in ("symbol", "side", "mode") else "right", no_wrap=True)
+    notes: dict[str, int] = {}
     for p in risk.positions:
         table.add_row(
             p.symbol,
@@ -122,20 +144,22 @@ def _positions_table(risk: AccountRisk, rules: VenueRules, title: str) -> Table:
             f"{p.mm_rate * 100:g}%",
             _money(p.isolated_margin),
             _percent(pool_margin_ratio(risk, p)),
-            _price(p.liquidation_price),
+            _liquidation_cell(p, notes),
             _price(p.bankruptcy_price),
             _percent(p.distance_to_liquidation),
         )
-    return table
+    return _footnotes(table, notes)
 
 
 def _account_table(risks: dict[str, AccountRisk], rules: VenueRules) -> Table:
+    """Return the account figures, one column per book (as given, then the what-ifs with ``--compare``)."""
     settle = rules.settle
-    title = f"Account ({settle})" if len(risks) == 1 else f"Account ({settle}): cross vs isolated"
+    labels = {"as_given": "as given", "cross": "what if all cross", "isolated": "what if all isolated"}
+    title = f"Account ({settle})" if len(risks) == 1 else f"Account ({settle}): " + ", ".join(labels[n] for n in risks)
     table = Table(title=title, title_justify="left")
     table.add_column("")
     for name in risks:
-        table.add_column(name, justify="right")
+        table.add_column(labels[name], justify="right")
     money_rows = [
         ("wallet balance", "wallet_balance"),
         ("unrealised PnL", "unrealized_pnl"),
@@ -158,30 +182,52 @@ def _account_table(risks: dict[str, AccountRisk], rules: VenueRules) -> Table:
     return table
 
 
-def _comparison_table(cross: AccountRisk, isolated: AccountRisk) -> Table:
-    table = Table(title="Liquidation: cross vs isolated (mark moves with the other marks held)", title_justify="left")
+def _comparison_table(as_given: AccountRisk, cross: AccountRisk, isolated: AccountRisk) -> Table:
+    """Return each position's liquidation price and distance as given, then what if all cross / all isolated."""
+    table = Table(
+        title="Liquidation: as given, what if all cross, what if all isolated (mark moves with the other marks held)",
+        title_justify="left",
+    )
     for column in (
         "symbol",
         "side",
+        "mode",
         "mark",
+        "as given liq",
+        "as given to liq",
         "cross liq",
         "cross to liq",
         "isolated liq",
         "isolated to liq",
         "liquidated first",
     ):
-        table.add_column(column, justify="left" if column in ("symbol", "side", "liquidated first") else "right")
-    for c, i in zip(cross.positions, isolated.positions, strict=True):
+        left = column in ("symbol", "side", "mode", "liquidated first")
+        table.add_column(column, justify="left" if left else "right")
+    notes: dict[str, int] = {}
+    for g, c, i in zip(as_given.positions, cross.positions, isolated.positions, strict=True):
         table.add_row(
-            c.symbol,
-            c.side,
-            _price(c.mark_price),
-            _price(c.liquidation_price),
+            g.symbol,
+            g.side,
+            g.margin_mode,
+            _price(g.mark_price),
+            _liquidation_cell(g, notes),
+            _percent(g.distance_to_liquidation),
+            _liquidation_cell(c, notes),
             _percent(c.distance_to_liquidation),
-            _price(i.liquidation_price),
+            _liquidation_cell(i, notes),
             _percent(i.distance_to_liquidation),
-            first_liquidated(c.distance_to_liquidation, i.distance_to_liquidation),
+            # A price left out for a reason (past the last bracket) is unknown, not absent: no order is known.
+            "--"
+            if c.liquidation_note or i.liquidation_note
+            else first_liquidated(c.distance_to_liquidation, i.distance_to_liquidation),
         )
+    table = _footnotes(table, notes)
+    legend = Text(
+        "mode: the file's. cross, isolated: every position recast (an isolated one keeps its margin). "
+        "liquidated first: cross or isolated (--: not known)."
+    )
+    table.caption = legend if table.caption is None else Text.assemble(legend, "\n", table.caption)
+    table.caption_justify = "left"
     return table
 
 
@@ -203,30 +249,33 @@ def check(
     portfolio: Annotated[Path, typer.Argument(help="Portfolio TOML file.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     compare: Annotated[
-        bool, typer.Option("--compare", help="Evaluate the positions all-cross and all-isolated, side by side.")
+        bool,
+        typer.Option(
+            "--compare", help="Show the book as given, then what if every position were cross, and were isolated."
+        ),
     ] = False,
     venue: Annotated[str | None, typer.Option("--venue", help="Venue rules to apply (overrides the file).")] = None,
     margin: Annotated[
         str, typer.Option("--margin", help="venue (default) | portfolio: also the scenario-based requirement.")
     ] = "venue",
 ) -> None:
-    """Margin, margin ratio, available balance and liquidation price of every position."""
+    """Margin, margin ratio, available balance and liquidation price of every position.
+
+    With --compare: the book as given (each position in its own mode), then what if all cross / all isolated.
+    """
     try:
         loaded: Portfolio = load_portfolio(portfolio, venue=venue)
+        risks = {"as_given": evaluate(loaded.account, loaded.marks, loaded.rules)}
         if compare:
-            risks = {
-                "cross": evaluate(all_cross(loaded.account), loaded.marks, loaded.rules),
-                "isolated": evaluate(all_isolated(loaded.account), loaded.marks, loaded.rules),
-            }
-        else:
-            risks = {"as given": evaluate(loaded.account, loaded.marks, loaded.rules)}
+            risks["cross"] = evaluate(all_cross(loaded.account), loaded.marks, loaded.rules)
+            risks["isolated"] = evaluate(all_isolated(loaded.account), loaded.marks, loaded.rules)
         if margin not in ("venue", "portfolio"):
             raise InputError("--margin", margin, "venue | portfolio")
         scenario_table = portfolio_margin_table(loaded) if margin == "portfolio" else None
     except CrossmarginError as error:
         raise _fail(error, str(portfolio)) from None
     if as_json:
-        payload = {name: risk_json(risk) for name, risk in risks.items()} if compare else risk_json(risks["as given"])
+        payload = {name: risk_json(risk) for name, risk in risks.items()} if compare else risk_json(risks["as_given"])
         if margin == "portfolio":  # the contract's object, with the scenario margin beside it
             payload = {
                 "check": payload,
@@ -234,129 +283,22 @@ def check(
             }
         print(json.dumps(payload, indent=2, allow_nan=False))
         return
+    titles = {
+        "as_given": f"{portfolio.name}, as given" if compare else portfolio.name,
+        "cross": "what if all cross",
+        "isolated": "what if all isolated",
+    }
     tables = [
-        _positions_table(risk, loaded.rules, f"Positions ({risk.venue} · {name if compare else portfolio.name})")
+        _positions_table(risk, loaded.rules, f"Positions ({risk.venue} · {titles[name]})")
         for name, risk in risks.items()
     ]
     tables.append(_account_table(risks, loaded.rules))
     if compare:
-        tables.append(_comparison_table(risks["cross"], risks["isolated"]))
+        tables.append(_comparison_table(risks["as_given"], risks["cross"], risks["isolated"]))
     if scenario_table is not None:
         tables.append(scenario_table)
     for table in tables:
         _print_whole(table)
-
-
-@app.command()
-def venues(
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
-    symbols: Annotated[bool, typer.Option("--symbols", help="List every symbol of each venue.")] = False,
-) -> None:
-    """List the venues, their rules at a glance, and the symbols whose brackets are shipped."""
-    rules_by_venue = {name: load() for name, load in sorted(VENUES.items())}
-    if as_json:
-        print(json.dumps({name: venue_summary(rules) for name, rules in rules_by_venue.items()}, indent=2))
-        return
-    table = Table(title="Venues", title_justify="left")
-    for column in (
-        "venue",
-        "settle",
-        "symbols",
-        "margin ratio",
-        "liquidation",
-        "hedge mode",
-        "maker",
-        "taker",
-        "funding",
-    ):
-        table.add_column(column, justify="right" if column in ("symbols", "maker", "taker") else "left")
-    for name, rules in rules_by_venue.items():
-        summary = venue_summary(rules)
-        table.add_row(
-            name,
-            rules.settle,
-            str(len(summary["symbols"])),
-            "MM / balance (>= 100 %)" if rules.ratio_kind == "risk" else "balance / (MM + fee) (<= 100 %)",
-            rules.liquidation.style.replace("_", " "),
-            "yes" if rules.hedge_mode else "no",
-            f"{rules.fee_rate('maker') * 100:g}%",
-            f"{rules.fee_rate('taker') * 100:g}%",
-            f"every {summary['funding_interval_hours']:g} h",
-        )
-    _print_whole(table)
-    for name, summary in ((n, venue_summary(r)) for n, r in rules_by_venue.items()):
-        listed = summary["symbols"] if symbols else summary["symbols"][:12]
-        more = "" if symbols or len(summary["symbols"]) <= 12 else f" ... (+{len(summary['symbols']) - 12}, --symbols)"
-        print(f"{name}: {', '.join(listed)}{more}")
-
-
-def venue_summary(rules: VenueRules) -> dict[str, Any]:
-    """Return the ``crossmargin venues --json`` entry of one venue."""
-    return {
-        "settle": rules.settle,
-        "ratio_kind": rules.ratio_kind,
-        "liquidation_style": rules.liquidation.style,
-        "hedge_mode": rules.hedge_mode,
-        "maker_rate": rules.fee_rate("maker"),
-        "taker_rate": rules.fee_rate("taker"),
-        "funding_interval_hours": getattr(rules, "funding_interval_hours", None),
-        "sources": {key: {"source": s.source, "as_of": s.as_of} for key, s in rules.sources.items()},
-        "symbols": list(rules.symbols()),
-    }
-
-
-def bracket_rows(rules: VenueRules, symbol: str) -> list[dict[str, Any]]:
-    """Return the ``crossmargin brackets --json`` rows of ``symbol``: one per tier, in the venue's units."""
-    instrument = rules.instrument(symbol)
-    rows = []
-    for tier, bracket in enumerate(instrument.brackets, start=1):
-        row: dict[str, Any] = {
-            "tier": tier,
-            "floor": bracket.floor,
-            "cap": bracket.cap if math.isfinite(bracket.cap) else None,
-            "max_leverage": bracket.max_leverage,
-            "mm_rate": bracket.mm_rate,
-            "maint_amount": bracket.maint_amount,
-        }
-        if instrument.tier_basis == "size":
-            row["floor_contracts"] = bracket.floor / instrument.contract_size
-            row["cap_contracts"] = bracket.cap / instrument.contract_size if math.isfinite(bracket.cap) else None
-        rows.append(row)
-    return rows
-
-
-@app.command()
-def brackets(
-    symbol: Annotated[str, typer.Argument(help="Symbol as the venue spells it (BTCUSDT, BTC-USDT-SWAP, BTC).")],
-    venue: Annotated[str, typer.Option("--venue", help="Venue whose table to print.")] = "binance",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows instead of a table.")] = False,
-) -> None:
-    """Print the leverage brackets (risk-limit / position / margin tiers) of one symbol."""
-    try:
-        rules = get_rules(venue, field="--venue")
-        rows = bracket_rows(rules, symbol)
-        instrument = rules.instrument(symbol)
-    except CrossmarginError as error:
-        raise _fail(error) from None
-    if as_json:
-        print(
-            json.dumps({"venue": rules.name, "symbol": symbol, "tier_basis": instrument.tier_basis, "brackets": rows})
-        )
-        return
-    unit = f"{instrument.quote} notional" if instrument.tier_basis == "notional" else f"size in {instrument.base}"
-    table = Table(title=f"{symbol} on {rules.name}: brackets by {unit}", title_justify="left")
-    for column in ("tier", "from", "to", "max lev", "MMR", "maint amount"):
-        table.add_column(column, justify="right")
-    for row in rows:
-        table.add_row(
-            str(row["tier"]),
-            f"{row['floor']:,.10g}",
-            "--" if row["cap"] is None else f"{row['cap']:,.10g}",
-            f"{row['max_leverage']:g}x",
-            f"{row['mm_rate'] * 100:.4g}%",
-            f"{row['maint_amount']:,.10g}",
-        )
-    _print_whole(table)
 
 
 def _day_ms(text: str | None, field: str) -> int | None:
@@ -567,6 +509,7 @@ def monitor(
 
 def main() -> None:
     """Run the CLI (the ``crossmargin`` console script)."""
+    enable_staleness_warnings()
     app()
 
 

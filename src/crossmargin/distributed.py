@@ -2,10 +2,14 @@
 
 ``client_for`` opens a ``dask.distributed.Client``: on a ``LocalCluster`` of this machine's cores (one
 process per worker, one thread each) or on an existing scheduler (``tcp://host:port``), and closes what it
-opened. ``sweep`` runs one backtest task per parameter combination; ``montecarlo_chunked`` splits the paths
-of ``risk.montecarlo.liquidation_probability`` into chunks with seeds derived from ``(seed, chunk index)``
-and adds up the liquidated-path counts. Without a client both run the same tasks in this process, in order:
-that sequential run is the reference the distributed one reproduces exactly (``docs/distributed.md``).
+opened. ``sweep`` runs one backtest task per parameter combination. ``montecarlo_chunked`` sends the
+batches of ``risk.montecarlo.liquidation_probability`` to the workers: the estimate is planned here (model
+fitted, books packed, ``plan_paths``), the ``BATCH_PATHS``-path batches, each drawn from its own seed spawned
+from ``seed``, are split into runs of whole batches (``chunk_batches``), each run is one task
+(``run_batches``), and their tallies (the liquidated paths' first-breach steps, the peak marks) are merged
+and finished here. The paths are those of the in-process run, so counts, probabilities, intervals and
+median times equal ``liquidation_probability``'s for the same seed and paths, for any number of chunks
+(``docs/distributed.md``). Without a client both run the same tasks in this process, in order.
 """
 
 from __future__ import annotations
@@ -18,14 +22,24 @@ from contextlib import contextmanager
 from functools import lru_cache, partial
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from distributed import Client, Future, LocalCluster, as_completed
 
 from crossmargin.errors import InputError, suggest
 from crossmargin.portfolio import Portfolio
 from crossmargin.progress import stderr_progress
-from crossmargin.risk.montecarlo import MCResult, PoolOdds, ReturnModel, liquidation_probability, wilson_interval
+from crossmargin.risk.montecarlo import (
+    MCResult,
+    PathPlan,
+    PathTally,
+    PathWork,
+    ReturnModel,
+    batch_count,
+    finish,
+    merge_tallies,
+    plan_paths,
+    run_batches,
+)
 from crossmargin.sim.backtest import MODES, kernel_scan, resolve_strategy, run_backtest, sample_market
 from crossmargin.sim.engine import RunConfig
 from crossmargin.sim.market import MarketData
@@ -33,13 +47,13 @@ from crossmargin.venues import get_rules
 
 __all__ = [
     "CONFIG_KEYS",
-    "chunk_seeds",
-    "chunk_sizes",
+    "chunk_batches",
     "client_for",
     "grid_keys",
     "grid_points",
     "montecarlo_chunked",
     "montecarlo_distributed",
+    "montecarlo_planned",
     "run_point",
     "strategy_keys",
     "sweep",
@@ -203,72 +217,30 @@ def sweep(
 # ---------------------------------------------------------------------------------------- Monte Carlo
 
 
-def chunk_seeds(seed: int, chunks: int) -> list[int]:
-    """Return one seed per chunk, derived from ``(seed, chunk index)`` only (64-bit integers)."""
-    return [int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0]) for index in range(chunks)]
+def chunk_batches(paths: int, chunks: int) -> list[range]:
+    """Return the batch indices each chunk runs: the ``batch_count(paths)`` batches in contiguous runs.
 
-
-def chunk_sizes(paths: int, chunks: int) -> list[int]:
-    """Return the paths of each chunk: ``paths`` split as evenly as possible, the first chunks one larger."""
-    if chunks < 1 or chunks > paths:
-        raise InputError("chunks", chunks, f"an integer 1 .. {paths} (the number of paths)")
-    size, extra = divmod(paths, chunks)
-    return [size + (1 if index < extra else 0) for index in range(chunks)]
-
-
-def _chunk(
-    portfolio: Portfolio,
-    *,
-    horizon_hours: float,
-    paths: int,
-    seed: int,
-    model: str | ReturnModel,
-    steps_per_hour: int,
-    funding: bool,
-) -> MCResult:
-    """Run one chunk: ``liquidation_probability`` on ``paths`` paths from ``seed``, without a progress bar."""
-    return liquidation_probability(
-        portfolio,
-        horizon_hours=horizon_hours,
-        paths=paths,
-        model=model,
-        seed=seed,
-        steps_per_hour=steps_per_hour,
-        funding=funding,
-        progress=False,
-    )
-
-
-def _combine(parts: Sequence[MCResult], seed: int, paths: int) -> MCResult:
-    """Return the chunks' estimate as one: counts added, probability and 95 % Wilson interval over ``paths``.
-
-    A median does not add up, so ``median_hours`` is kept only when a single chunk saw liquidations on that
-    pool (None otherwise, with a note).
+    At most ``chunks`` runs (fewer when there are fewer batches of ``BATCH_PATHS``), as even as possible, the
+    first ones one batch larger; every batch is in exactly one run. Raises InputError unless
+    ``1 <= chunks <= paths``.
     """
-    first = parts[0]
-    pools = []
-    notes = list(first.notes)
-    for index, odds in enumerate(first.pools):
-        chunk_odds = [part.pools[index] for part in parts]
-        count = sum(o.liquidated_paths for o in chunk_odds)
-        low, high = wilson_interval(count, paths)
-        medians = [o.median_hours for o in chunk_odds if o.median_hours is not None]
-        median = medians[0] if len(medians) == 1 and len(parts) == 1 else None
-        if len(parts) > 1 and medians:
-            notes.append(f"{odds.mode}/{odds.pool}: median time to liquidation not combined across chunks")
-        pools.append(
-            PoolOdds(
-                mode=odds.mode,
-                pool=odds.pool,
-                symbols=odds.symbols,
-                liquidated_paths=count,
-                probability=count / paths,
-                ci_low=low,
-                ci_high=high,
-                median_hours=median,
-            )
-        )
-    return dataclasses.replace(first, seed=seed, paths=paths, pools=tuple(pools), notes=tuple(notes))
+    if isinstance(chunks, bool) or not isinstance(chunks, int) or not 1 <= chunks <= paths:
+        raise InputError("chunks", chunks, f"an integer 1 .. {paths} (the number of paths)")
+    batches = batch_count(paths)
+    tasks = min(chunks, batches)
+    size, extra = divmod(batches, tasks)
+    runs = []
+    start = 0
+    for index in range(tasks):
+        stop = start + size + (1 if index < extra else 0)
+        runs.append(range(start, stop))
+        start = stop
+    return runs
+
+
+def _chunk(work: PathWork, batches: range) -> PathTally:
+    """Run one chunk on a worker: the batches ``batches`` of ``work`` (``run_batches``), without a progress bar."""
+    return run_batches(work, batches)
 
 
 def montecarlo_chunked(
@@ -276,38 +248,46 @@ def montecarlo_chunked(
     *,
     horizon_hours: float = 24.0,
     paths: int = 100_000,
-    seed: int = 0,
+    seed: int | None = 0,
     model: str | ReturnModel = "fhs",
     chunks: int = 8,
     steps_per_hour: int = 1,
     funding: bool = True,
     client: Client | None = None,
 ) -> MCResult:
-    """Return liquidation odds from ``paths`` paths split into ``chunks`` tasks (fractions, 95 % Wilson CI).
+    """Return ``liquidation_probability`` of the same arguments, its batches run as ``chunks`` tasks.
 
-    Chunk ``i`` runs ``liquidation_probability`` on ``chunk_sizes(paths, chunks)[i]`` paths from seed
-    ``chunk_seeds(seed, chunks)[i]``; the liquidated-path counts are added. ``client`` None runs the chunks
-    here in order: the distributed result equals it exactly. ``horizon_hours`` in hours.
+    The estimate is planned here (``plan_paths``: history read, model fitted, books packed; a worker needs
+    neither the sample nor the local data store), ``chunk_batches(paths, chunks)`` gives each task a run of
+    whole batches of ``BATCH_PATHS`` paths, and the merged tallies are finished here (``finish``). Every
+    batch draws the paths of the in-process run, so the result equals ``liquidation_probability``'s exactly
+    (counts, probabilities, Wilson intervals, median times), for any ``chunks``. ``client`` None runs the
+    chunks here in order. ``horizon_hours`` in hours.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InputError("seed", seed, "an integer (chunk seeds are derived from it)")
-    sizes = chunk_sizes(paths, chunks)
-    calls: list[dict[str, Any]] = [
-        {
-            "portfolio": portfolio,
-            "horizon_hours": horizon_hours,
-            "paths": size,
-            "seed": chunk_seed,
-            "model": model,
-            "steps_per_hour": steps_per_hour,
-            "funding": funding,
-        }
-        for size, chunk_seed in zip(sizes, chunk_seeds(seed, chunks), strict=True)
-    ]
+    chunk_batches(paths, chunks)  # a bad count fails before the model is fitted
+    plan = plan_paths(
+        portfolio,
+        horizon_hours=horizon_hours,
+        paths=paths,
+        model=model,
+        seed=seed,
+        steps_per_hour=steps_per_hour,
+        funding=funding,
+    )
+    return montecarlo_planned(plan, chunks=chunks, client=client)
+
+
+def montecarlo_planned(plan: PathPlan, *, chunks: int = 8, client: Client | None = None) -> MCResult:
+    """Return the estimate of ``plan`` (``risk.montecarlo.plan_paths``), its batches run as ``chunks`` tasks.
+
+    See ``montecarlo_chunked``; planning first lets a caller refuse bad input before it starts a cluster.
+    """
+    runs = chunk_batches(plan.work.paths, chunks)
+    calls: list[dict[str, Any]] = [{"work": plan.work, "batches": run} for run in runs]
     parts = (
         [_chunk(**call) for call in calls] if client is None else _gather(client, _chunk, calls, "Monte Carlo chunks")
     )
-    return _combine(parts, seed, paths)
+    return finish(plan, merge_tallies(parts))
 
 
 def montecarlo_distributed(
@@ -315,14 +295,14 @@ def montecarlo_distributed(
     *,
     horizon_hours: float = 24.0,
     paths: int = 100_000,
-    seed: int = 0,
+    seed: int | None = 0,
     model: str | ReturnModel = "fhs",
     client: Client,
     chunks: int = 8,
     steps_per_hour: int = 1,
     funding: bool = True,
 ) -> MCResult:
-    """Return ``montecarlo_chunked`` run on ``client``'s workers (identical to ``client=None``)."""
+    """Return ``montecarlo_chunked`` run on ``client``'s workers (equal to ``liquidation_probability``)."""
     return montecarlo_chunked(
         portfolio,
         horizon_hours=horizon_hours,

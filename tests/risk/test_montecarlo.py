@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import typer
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from crossmargin.errors import DataError, InputError
+from crossmargin.errors import BeyondTableError, DataError, InputError
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.portfolio import Portfolio, load_portfolio
 from crossmargin.risk.leverage import first_passage_probability, liquidation_distance
@@ -31,6 +31,9 @@ from crossmargin.risk.montecarlo import (
     horizon_steps,
     liquidation_probability,
     pack_for_paths,
+    plan_paths,
+    return_history,
+    run_batches,
     sample_returns,
     sample_symbol,
     simulate_paths,
@@ -153,22 +156,60 @@ def test_kernel_equals_reference_on_real_paths(mode: MarginMode) -> None:
     assert (breached == NOT_LIQUIDATED).any()
 
 
+def _inside_table(account: Account, marks: Marks, symbols: tuple[str, ...], paths: np.ndarray) -> np.ndarray:
+    """Return which paths keep every position's notional below its last tier's cap at every step."""
+    start = np.array([marks.price(s) for s in symbols])
+    highest = (start * np.exp(np.cumsum(paths, axis=1))).max(axis=1)
+    inside = np.ones(len(paths), dtype=bool)
+    for position in account.positions:
+        cap = BINANCE.instrument(position.symbol).last_cap
+        inside &= position.size * highest[:, symbols.index(position.symbol)] < cap
+    return inside
+
+
 @settings(max_examples=25, deadline=None)
 @given(drawn=accounts(), window=st.integers(0, 1300), scale=st.floats(1.0, 6.0))
 def test_kernel_equals_reference_on_random_books(drawn: tuple[Account, Marks], window: int, scale: float) -> None:
     # Random Binance books; real returns of the three sample symbols, stretched, assigned to the drawn ones.
+    # Compared on the paths that stay inside the venue's tables: beyond them the reference refuses the
+    # position (BeyondTableError) and the estimate refuses the path (check_within_table, tested below).
     account, marks = drawn
     symbols = tuple(dict.fromkeys(p.symbol for p in account.positions))
     returns = sample_returns(SAMPLE)[window : window + 24] * scale
     paths = np.stack(
         [returns[:, [j % 3 for j in range(len(symbols))]], -returns[:, [(j + 1) % 3 for j in range(len(symbols))]]]
     )
+    inside = _inside_table(account, marks, symbols, paths)
+    assume(inside.any())
+    paths = np.ascontiguousarray(paths[inside])
     rates = np.full(len(account.positions), 1e-4)
     book = pack_for_paths(account, BINANCE, symbols, marks)
     start = np.array([marks.price(s) for s in symbols])
     kernel = first_breach(book, paths, start, funding_rate=rates, funding_every=8)
     reference = first_breach_reference(account, BINANCE, marks, symbols, paths, funding_rate=rates, funding_every=8)
     np.testing.assert_array_equal(kernel, reference)
+
+
+@pytest.mark.parametrize("mode", [MarginMode.CROSS, MarginMode.ISOLATED])
+def test_peak_marks_are_the_highest_marks_up_to_the_breach(mode: MarginMode) -> None:
+    # The kernel's peak mark of a position is the highest mark of its symbol over the steps up to and
+    # including its pool's first breach (all steps when the pool survives): the marks the requirement was
+    # valued at, so the ones the venue's table must cover.
+    account, marks = _leveraged_book(mode)
+    paths = _real_paths()
+    book = pack_for_paths(account, BINANCE, SAMPLE, marks)
+    start = np.array([marks.price(s) for s in SAMPLE])
+    peaks = np.empty((len(paths), len(account.positions)))
+    first = first_breach(book, paths, start, peak_marks=peaks)
+    walk = start * np.exp(np.cumsum(paths, axis=1))
+    for path in range(len(paths)):
+        for i, position in enumerate(account.positions):
+            pool = int(book.pool[i])
+            last = first[path, pool] if first[path, pool] != NOT_LIQUIDATED else paths.shape[1] - 1
+            expected = walk[path, : last + 1, SAMPLE.index(position.symbol)].max()
+            assert peaks[path, i] == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(InputError, match="peak_marks"):
+        first_breach(book, paths, start, peak_marks=np.empty((1, 1)))
 
 
 @pytest.mark.parametrize(("side", "liquidated"), [(Side.LONG, True), (Side.SHORT, False)])
@@ -262,10 +303,32 @@ def test_student_t_and_garch_fit_fat_tails() -> None:
 
 
 def test_symbols_map_to_the_sample_by_base() -> None:
+    # The same asset on another venue or in another USD stablecoin reads the sample; another asset never does:
+    # Binance ETHBTC is ETH priced in BTC, DOGEUSDT another coin.
     assert sample_symbol("BTC-USDT-SWAP", get_rules("okx")) == "BTCUSDT"
     assert sample_symbol("ETH", get_rules("hyperliquid")) == "ETHUSDT"
+    assert sample_symbol("BTCUSDC", BINANCE) == "BTCUSDT"
     with pytest.raises(DataError, match="no sample returns for DOGEUSDT"):
         sample_symbol("DOGEUSDT", BINANCE)
+    with pytest.raises(DataError, match="no sample returns for ETHBTC"):
+        sample_symbol("ETHBTC", BINANCE)
+
+
+def test_the_case_study_reads_the_package_sample_and_says_so() -> None:
+    history = return_history(("BTCUSDT", "ETHUSDT", "SOLUSDT"), BINANCE)
+    np.testing.assert_array_equal(history.returns, sample_returns(SAMPLE))
+    assert history.series == SAMPLE
+    assert [s.origin for s in history.sources] == ["package sample"] * 3
+    assert history.notes[0] == (
+        "returns of BTCUSDT: package sample (binance BTCUSDT mark 1h), 2026-03-01T00:00:00Z to "
+        "2026-04-27T10:00:00Z, 1,379 hourly closes"
+    )
+    okx = return_history(("BTC-USDT-SWAP",), get_rules("okx"))
+    assert okx.column == {"BTC-USDT-SWAP": "BTCUSDT"}
+    assert "reads the sample's Binance BTCUSDT: the same asset" in okx.notes[0]
+    result = liquidation_probability(load_portfolio(CASE_STUDY), paths=1_000, seed=1)
+    assert result.notes[:3] == history.notes
+    assert result.sources == history.sources
 
 
 def test_wilson_interval() -> None:
@@ -287,6 +350,8 @@ def test_bad_arguments_raise_input_errors() -> None:
         liquidation_probability(portfolio, paths=10, model="gbm")
     with pytest.raises(InputError, match="horizon_hours"):
         liquidation_probability(portfolio, paths=10, horizon_hours=1.5)
+    with pytest.raises(InputError, match="seed"):
+        liquidation_probability(portfolio, paths=10, seed=-1)
     with pytest.raises(InputError, match="horizon_hours"):
         horizon_steps(0.0, 1)
     assert horizon_steps(1.5, 2) == 3
@@ -348,3 +413,81 @@ def test_parse_horizon() -> None:
     assert parse_horizon("7d") == 168.0
     assert parse_horizon("90m") == 1.5
     assert math.isclose(parse_horizon(" 2.5H "), 2.5)
+
+
+# (f) paths beyond the venue's table ------------------------------------------------------------------------
+
+BYBIT = get_rules("bybit")
+#: Bybit's ETHUSDT table has one tier, up to 900,000 USDT of notional (tests/data/venues and the shipped table).
+BYBIT_ETH_CAP = 900_000.0
+
+
+def _bybit_eth(size: float, side: Side = Side.LONG) -> Portfolio:
+    """A cross ETHUSDT position on Bybit at 10x, entered at the case study's ETH mark, 100,000 USDT wallet."""
+    mark = 2368.32
+    position = Position(symbol="ETHUSDT", side=side, size=size, entry_price=mark, leverage=10, mode=MarginMode.CROSS)
+    account = Account(venue="bybit", wallet_balance=100_000.0, positions=(position,))
+    return Portfolio(account=account, marks=Marks({"ETHUSDT": mark}), rules=BYBIT)
+
+
+def test_a_path_past_the_last_tier_is_refused() -> None:
+    # 370 ETH at 2,368.32 is 876,278 USDT of notional, 2.7 % below Bybit's last cap: over 24 h many FHS paths
+    # (sigma 0.6 % an hour) carry the long past 900,000 while its cross pool is far from liquidation.
+    portfolio = _bybit_eth(370.0)
+    assert BYBIT.instrument("ETHUSDT").last_cap == BYBIT_ETH_CAP
+    with pytest.raises(BeyondTableError) as caught:
+        liquidation_probability(portfolio, horizon_hours=24, paths=10_000, seed=0, progress=False)
+    error = caught.value
+    assert error.field == "positions[0].size"
+    assert error.symbol == "ETHUSDT"
+    assert error.cap == BYBIT_ETH_CAP
+    message = str(error)
+    assert message.startswith("positions[0].size: a simulated path (cross margin, within 24 h) takes the ETHUSDT mark")
+    assert "cap 900,000.00 USDT" in message
+    # The price named is the highest simulated mark of the long before its pool was liquidated (it never was).
+    plan = plan_paths(portfolio, horizon_hours=24, paths=10_000, seed=0)
+    tally = run_batches(plan.work, range(plan.work.batches))
+    highest = float(tally.peak_marks["cross"][0])
+    assert 370.0 * highest >= BYBIT_ETH_CAP
+    assert f"mark to {highest:,.6g} USDT" in message
+    assert error.value == pytest.approx(370.0 * highest)
+
+
+def test_a_book_inside_the_table_is_simulated() -> None:
+    # 10 ETH: a 3,700 % rise would be needed to reach the cap; the figures come out as usual.
+    result = liquidation_probability(_bybit_eth(10.0), horizon_hours=24, paths=10_000, seed=0, progress=False)
+    assert {o.pool for o in result.pools} == {"cross", "ETHUSDT long"}
+    plan = plan_paths(_bybit_eth(10.0), horizon_hours=24, paths=10_000, seed=0)
+    assert 10.0 * run_batches(plan.work, range(plan.work.batches)).peak_marks["cross"][0] < BYBIT_ETH_CAP
+
+
+def test_a_pool_liquidated_before_the_cap_is_not_refused() -> None:
+    # A 10x short of 300 ETH on a 9,000 USDT wallet is liquidated about 0.8 % up, the cap is 26.7 % up: every
+    # path that rises is liquidated long before it (the highest mark checked, at a breach step, is 9 % up),
+    # so nothing is refused. With 370 ETH the cap is 2.7 % up and that breach step lies past it: refused, as
+    # the requirement of the breach step itself is valued at that mark.
+    def short(size: float) -> Portfolio:
+        account = dataclasses.replace(_bybit_eth(size, Side.SHORT).account, wallet_balance=9_000.0)
+        return Portfolio(account=account, marks=Marks({"ETHUSDT": 2368.32}), rules=BYBIT)
+
+    kwargs = {"horizon_hours": 24.0, "paths": 10_000, "seed": 0, "funding": False, "progress": False}
+    result = liquidation_probability(short(300.0), **kwargs)  # type: ignore[arg-type]
+    assert result.odds("cross").liquidated_paths > 0
+    with pytest.raises(BeyondTableError, match=r"positions\[0\]\.size"):
+        liquidation_probability(short(370.0), **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_command_refuses_a_path_past_the_table_in_one_line(tmp_path: Path) -> None:
+    book = tmp_path / "bybit.toml"
+    book.write_text(
+        'venue = "bybit"\nwallet_balance = 100000\n[[positions]]\nsymbol = "ETHUSDT"\nside = "long"\nsize = 370\n'
+        'entry_price = 2368.32\nleverage = 10\nmargin_mode = "cross"\n[marks]\nETHUSDT = 2368.32\n',
+        encoding="utf-8",
+    )
+    result = RUNNER.invoke(_app(), ["montecarlo", str(book), "--paths", "5000"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {book}: positions[0].size: a simulated path")
+    assert "beyond the last tier of ETHUSDT on bybit (cap 900,000.00 USDT" in lines[0]

@@ -5,6 +5,7 @@ Volatility and paths come from the package sample (Binance USDⓈ-M 1h mark pric
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import cache
 
@@ -15,7 +16,7 @@ import typer
 from typer.testing import CliRunner
 
 from crossmargin.errors import InputError
-from crossmargin.model import Account, Bracket, Marks, Side
+from crossmargin.model import Account, Bracket, MarginMode, Marks, Position, Side
 from crossmargin.portfolio import Portfolio, load_portfolio
 from crossmargin.risk.leverage import max_leverage
 from crossmargin.risk.montecarlo import liquidation_probability
@@ -190,6 +191,35 @@ def test_closed_form_only_and_garch() -> None:
 def test_bad_arguments_raise_input_errors(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(InputError, match=field):
         recommend_leverage(load_portfolio(CASE_STUDY), monte_carlo=False, **kwargs)  # type: ignore[arg-type]
+
+
+def test_leverage_whose_paths_leave_the_table_is_not_recommended() -> None:
+    # 370 ETH long cross on Bybit (100,000 USDT wallet): the cross book's notional may not pass the one tier's
+    # 900,000 USDT cap on any simulated path. With the cap lifted the target alone allows about 10.4x gross;
+    # with it, the bisection stops where the highest simulated mark keeps the notional inside the table, so
+    # the simulated odds there stay well under the target.
+    bybit = get_rules("bybit")
+    tier = bybit.instrument("ETHUSDT").brackets[0]
+    open_ended = bybit.with_brackets({"ETHUSDT": (dataclasses.replace(tier, cap=math.inf),)})
+    position = Position(
+        symbol="ETHUSDT", side=Side.LONG, size=370, entry_price=2368.32, leverage=10, mode=MarginMode.CROSS
+    )
+    account = Account(venue="bybit", wallet_balance=100_000.0, positions=(position,))
+    rows = {}
+    for name, rules in (("table", bybit), ("open", open_ended)):
+        portfolio = Portfolio(account=account, marks=Marks({"ETHUSDT": 2368.32}), rules=rules)
+        frame = recommend_leverage(portfolio, paths=5_000, seed=1, steps_per_hour=STEPS_PER_HOUR)
+        rows[name] = frame.query("scope == 'cross account'").iloc[0]
+    assert tier.cap == 900_000.0
+    assert rows["table"]["mc_leverage"] < 0.8 * rows["open"]["mc_leverage"]
+    assert rows["table"]["recommended_notional"] < tier.cap
+    assert rows["table"]["mc_probability"] < 0.5 * 0.01 <= rows["open"]["mc_probability"]
+    assert (
+        "package sample"
+        in recommend_leverage(
+            Portfolio(account=account, marks=Marks({"ETHUSDT": 2368.32}), rules=bybit), monte_carlo=False
+        )["returns"].iloc[0]
+    )
 
 
 # (c) command line ------------------------------------------------------------------------------------------

@@ -196,13 +196,18 @@ def _segment_root(  # noqa: PLR0917 - a compiled helper over plain arrays
     entry: FloatArray,
     brackets: IntArray,
     breaks: FloatArray,
+    caps: FloatArray,
     mm_rates: FloatArray,
     maint_amounts: FloatArray,
 ) -> float:
-    """Return the root (quote) of h on price segment b of position i (bracket b held), NaN when it has none."""
+    """Return the root (quote) of h on price segment b of position i (bracket b held), NaN when it has none.
+
+    The last segment ends at the last bracket's cap (``caps[i, last] / q``): a root past the venue's table
+    is none, as in the reference (``BEYOND_LAST_BRACKET``).
+    """
     last = brackets[i] - 1
     low = breaks[i, b - 1] if b > 0 else 0.0
-    high = breaks[i, b] if b < last else np.inf
+    high = breaks[i, b] if b < last else caps[i, last] / size[i]
     if not high > low:  # a break equal to the previous one: no segment
         return np.nan
     q = size[i]
@@ -228,6 +233,7 @@ def _liquidation_price(  # noqa: PLR0917 - a compiled helper over plain arrays
     entry: FloatArray,
     brackets: IntArray,
     breaks: FloatArray,
+    caps: FloatArray,
     mm_rates: FloatArray,
     maint_amounts: FloatArray,
 ) -> float:
@@ -246,13 +252,13 @@ def _liquidation_price(  # noqa: PLR0917 - a compiled helper over plain arrays
         home += 1
     best = np.nan
     for b in range(home - 1, -1, -1):
-        root = _segment_root(i, b, base, side, size, entry, brackets, breaks, mm_rates, maint_amounts)
+        root = _segment_root(i, b, base, side, size, entry, brackets, breaks, caps, mm_rates, maint_amounts)
         if not np.isnan(root):
             if root > floor:
                 best = root
             break
     for b in range(home, last + 1):
-        root = _segment_root(i, b, base, side, size, entry, brackets, breaks, mm_rates, maint_amounts)
+        root = _segment_root(i, b, base, side, size, entry, brackets, breaks, caps, mm_rates, maint_amounts)
         if not np.isnan(root) and root > floor:
             if np.isnan(best) or abs(root - reference) < abs(best - reference):
                 best = root
@@ -342,7 +348,17 @@ def remark_arrays(  # noqa: PLR0917 - a compiled kernel over plain arrays (one p
                     equity = pool_wallet[pool[i]] + pnl[k]
                     breach = breach or pool_breached(equity, req[k])
                     price_out[i] = _liquidation_price(
-                        i, pool_wallet[pool[i]], price, side, size, entry, brackets, breaks, mm_rates, maint_amounts
+                        i,
+                        pool_wallet[pool[i]],
+                        price,
+                        side,
+                        size,
+                        entry,
+                        brackets,
+                        breaks,
+                        caps,
+                        mm_rates,
+                        maint_amounts,
                     )
             balance, required = _pool_state(wallet[a], pnl, req, count, partials)
             balance_out[a] = balance
@@ -359,7 +375,17 @@ def remark_arrays(  # noqa: PLR0917 - a compiled kernel over plain arrays (one p
                     if pool[i] == home:
                         base = pool_wallet[home] + (others_pnl - cross_pnl[m]) - (cross_required - cross_req[m])
                         price_out[i] = _liquidation_price(
-                            i, base, marks[symbol[i]], side, size, entry, brackets, breaks, mm_rates, maint_amounts
+                            i,
+                            base,
+                            marks[symbol[i]],
+                            side,
+                            size,
+                            entry,
+                            brackets,
+                            breaks,
+                            caps,
+                            mm_rates,
+                            maint_amounts,
                         )
                         m += 1
             liquidated_out[a] = 1 if breach else 0

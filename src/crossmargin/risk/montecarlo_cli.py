@@ -115,7 +115,7 @@ def montecarlo(
 ) -> None:
     """Probability of liquidation within the horizon: the cross account vs each isolated position."""
     from crossmargin.portfolio import load_portfolio  # noqa: PLC0415 - see the module docstring
-    from crossmargin.risk.montecarlo import liquidation_probability  # noqa: PLC0415
+    from crossmargin.risk.montecarlo import BATCH_PATHS, liquidation_probability, plan_paths  # noqa: PLC0415
 
     try:
         hours = parse_horizon(horizon)
@@ -130,23 +130,28 @@ def montecarlo(
             )
         per_hour = _steps_per_hour(hours, steps_per_hour)
         loaded = load_portfolio(portfolio, venue=venue)
+        tasks = 0
         if dask or scheduler is not None:
-            from crossmargin.distributed import client_for, montecarlo_distributed  # noqa: PLC0415 - optional
+            from crossmargin.distributed import (  # noqa: PLC0415 - optional
+                chunk_batches,
+                client_for,
+                montecarlo_planned,
+            )
 
             if chunks < 1 or chunks > paths:
                 raise InputError("--chunks", chunks, f"1 .. --paths ({paths})")
+            tasks = len(chunk_batches(paths, chunks))
+            plan = plan_paths(  # refuses bad input and missing history before a cluster starts
+                loaded,
+                horizon_hours=hours,
+                paths=paths,
+                model=model,
+                seed=seed,
+                steps_per_hour=per_hour,
+                funding=funding,
+            )
             with client_for(scheduler) as client:
-                result = montecarlo_distributed(
-                    loaded,
-                    horizon_hours=hours,
-                    paths=paths,
-                    seed=seed,
-                    model=model,
-                    client=client,
-                    chunks=chunks,
-                    steps_per_hour=per_hour,
-                    funding=funding,
-                )
+                result = montecarlo_planned(plan, chunks=chunks, client=client)
         else:
             result = liquidation_probability(
                 loaded,
@@ -165,6 +170,12 @@ def montecarlo(
     _print_whole(_odds_table(result, portfolio.name))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    if 0 < tasks < chunks:
+        print(
+            f"note: --chunks {chunks}: the paths are drawn in {tasks} batch(es) of up to {BATCH_PATHS:,}, so they "
+            f"ran as {tasks} Dask task(s); the figures do not depend on the split",
+            file=sys.stderr,
+        )
 
 
 def _odds_table(result: MCResult, name: str) -> Table:
@@ -258,6 +269,8 @@ def leverage(
     _print_whole(_leverage_table(frame, probability, hours, portfolio.name, loaded.rules.name))
     for note in frame.loc[frame["note"] != "", ["symbol", "note"]].itertuples(index=False):
         print(f"note: {note.symbol}: {note.note}", file=sys.stderr)
+    for line in dict.fromkeys(text for text in frame["returns"] if text):
+        print(f"note: {line}", file=sys.stderr)
 
 
 def _leverage_table(frame: pd.DataFrame, probability: float, hours: float, name: str, venue: str) -> Table:

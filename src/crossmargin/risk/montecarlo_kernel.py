@@ -10,6 +10,9 @@ every symbol's log mark by ``log_returns[path, k, s]``; then, when ``(k + 1)`` i
 pays a positive rate); then each pool not yet liquidated is checked: margin balance
 ``E = wallet + sum(side x size x (mark - entry))`` against requirement ``R = sum(q x mark x mm_rate -
 maint_amount)`` (quote currency), liquidated when ``R > 0 and E <= R`` (``kernels.scan.pool_breached``).
+Along the way each position's highest mark over the steps its pool is checked (up to and including the
+breach step) is kept, so that the caller can refuse a path that carries a position past the last tier of
+the venue's table (one comparison per position and step, beside the requirement it already computes).
 Sums are plain float64: an exact tie ``E == R`` has probability zero on a continuous path, so the exact
 summation of ``kernels.scan`` would buy nothing here.
 """
@@ -58,13 +61,16 @@ def first_breach_steps(  # noqa: PLR0917 - a compiled kernel over plain arrays, 
     funding_rate: FloatArray,
     funding_every: int,
     out: IntArray,
+    peak_marks: FloatArray,
 ) -> None:
     """Fill ``out[path, pool]`` with the first step at which the pool is liquidated, else ``NOT_LIQUIDATED``.
 
     ``log_returns`` has shape ``(paths, steps, symbols)`` (log mark returns per step), ``start_marks``
     ``(symbols,)`` (quote currency); ``funding_rate`` is per position (fraction per settlement),
     ``funding_every`` the steps between settlements (0: no funding). The rest are the ``BookArrays`` fields
-    of the same name. Paths run in parallel; each is independent, so the result does not depend on threads.
+    of the same name. ``peak_marks[path, i]`` (quote) receives position i's highest mark over the steps at
+    which its pool was checked on that path (up to and including the breach step). Paths run in parallel;
+    each is independent, so the result does not depend on threads.
     """
     paths, steps, width = log_returns.shape
     pools = pool_wallet.shape[0]
@@ -78,6 +84,7 @@ def first_breach_steps(  # noqa: PLR0917 - a compiled kernel over plain arrays, 
             out[path, p] = NOT_LIQUIDATED
             if pool_offsets[p + 1] > pool_offsets[p]:
                 alive += 1
+        peak_marks[path, :] = 0.0
         for step in range(steps):
             if alive == 0:
                 break
@@ -97,6 +104,7 @@ def first_breach_steps(  # noqa: PLR0917 - a compiled kernel over plain arrays, 
                 for k in range(members):
                     i = pool_members[first + k]
                     mark = price[column[i]]
+                    peak_marks[path, i] = max(peak_marks[path, i], mark)
                     equity += side[i] * size[i] * (mark - entry[i])
                     requirement += requirement_at(caps, mm_rates, maint_amounts, i, size[i] * mark)
                 if pool_breached(equity, requirement):
@@ -111,14 +119,17 @@ def first_breach(
     *,
     funding_rate: npt.NDArray[np.float64] | None = None,
     funding_every: int = 0,
+    peak_marks: npt.NDArray[np.float64] | None = None,
 ) -> IntArray:
     """Return the first liquidation step of every pool on every path, shape ``(paths, pools)`` (int64).
 
     ``log_returns`` ``(paths, steps, symbols)`` are log mark returns per step in the columns of
     ``book.symbols``; ``start_marks`` the marks at step 0 (quote currency). ``funding_rate`` per position
     (fraction per settlement, > 0: longs pay) is settled every ``funding_every`` steps (0: never).
-    ``NOT_LIQUIDATED`` (-1) marks a pool that survives the path or holds no position. Raises InputError
-    for arrays of the wrong shape.
+    ``NOT_LIQUIDATED`` (-1) marks a pool that survives the path or holds no position. ``peak_marks``, when
+    given (float64, C-contiguous, shape ``(paths, positions)``), receives each position's highest mark
+    (quote) over the steps its pool was checked on each path, up to and including its breach step.
+    Raises InputError for arrays of the wrong shape.
     """
     returns = np.ascontiguousarray(log_returns, dtype=np.float64)
     marks = np.ascontiguousarray(start_marks, dtype=np.float64)
@@ -133,6 +144,18 @@ def first_breach(
     if funding_every < 0:
         raise InputError("funding_every", funding_every, ">= 0 steps (0: no funding)")
     out = np.empty((returns.shape[0], book.pools), dtype=np.int64)
+    if peak_marks is None:
+        peaks = np.empty((returns.shape[0], book.positions), dtype=np.float64)
+    elif (
+        peak_marks.dtype != np.float64
+        or peak_marks.shape != (returns.shape[0], book.positions)
+        or not peak_marks.flags.c_contiguous
+    ):
+        raise InputError(
+            "peak_marks", peak_marks.shape, f"a C-contiguous float64 array ({returns.shape[0]}, {book.positions})"
+        )
+    else:
+        peaks = peak_marks
     first_breach_steps(
         returns,
         marks,
@@ -150,6 +173,7 @@ def first_breach(
         rates,
         int(funding_every),
         out,
+        peaks,
     )
     return out
 

@@ -2,7 +2,8 @@
 
 For each position (risk-methods §5.2, with the corrections §5.2.1-5.2.5):
 
-1. Forecast volatility ``sigma`` (fraction per sqrt hour) from the sample's hourly mark returns: EWMA
+1. Forecast volatility ``sigma`` (fraction per sqrt hour) from the symbol's hourly mark returns
+   (``risk.montecarlo.return_history``: the package sample, else the user's local data store): EWMA
    (lambda 0.94, flat over the horizon) or GARCH(1,1)-t (``arch``; the mean forecast variance over the
    horizon). Horizons are in hours throughout, so ``sigma sqrt(h)`` needs no annualising.
 2. Closed form ``risk.leverage.max_leverage`` for a fresh isolated position holding the position's current
@@ -23,6 +24,10 @@ For the account as one cross pool (§5.3): the first-order gross-leverage cap
 ``risk.leverage.portfolio_max_gross_leverage`` from the EWMA (or GARCH x EWMA-correlation) covariance of the
 unit-gross book, and its Monte Carlo check: the cross book with the same weights and margin balance,
 scaled to gross leverage G, simulated, with bisection on G.
+
+A leverage whose simulated paths carry the position past the last tier of the venue's table before its pool
+is liquidated (``risk.montecarlo.check_within_table``) is not allowed: the engine never values a position
+beyond the table, so the bisections stop below it. Each row's ``returns`` says where its returns come from.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from crossmargin.errors import InputError
+from crossmargin.data.store import DataStore
+from crossmargin.errors import BeyondTableError, InputError
 from crossmargin.margin.account import evaluate
 from crossmargin.model import Account, Instrument, MarginMode, Marks, Position, Side
 from crossmargin.numeric import quantise, require_positive
@@ -49,14 +55,15 @@ from crossmargin.risk.montecarlo import (
     NOT_LIQUIDATED,
     SAMPLE_FUNDING_HOURS,
     FHSModel,
+    check_within_table,
     ewma_variance,
     fit_garch,
+    funding_rates,
     horizon_steps,
-    mean_funding_rate,
     pack_for_paths,
     path_batches,
+    return_history,
     sample_returns,
-    sample_symbol,
     wilson_interval,
 )
 from crossmargin.risk.montecarlo_kernel import first_breach
@@ -97,6 +104,7 @@ COLUMNS: tuple[str, ...] = (
     "mc_ci_low",
     "mc_ci_high",
     "note",
+    "returns",
 )
 #: Largest simulated array kept in memory between bisection steps (bytes); beyond it paths are re-drawn.
 _CACHE_BYTES = 512 * 2**20
@@ -106,14 +114,20 @@ _FINE_STEP = 0.01
 
 
 def forecast_covariance(
-    samples: tuple[str, ...], *, horizon_hours: float, source: Literal["ewma", "garch"] = "ewma"
+    samples: tuple[str, ...],
+    *,
+    horizon_hours: float,
+    source: Literal["ewma", "garch"] = "ewma",
+    returns: FloatArray | None = None,
 ) -> FloatArray:
-    """Return the forecast covariance of hourly log returns of ``samples`` (sample names), fraction^2 per hour.
+    """Return the forecast covariance of hourly log returns of ``samples``, fraction^2 per hour.
 
-    EWMA (lambda 0.94) covariance after the sample; with ``source='garch'`` the variances are the GARCH(1,1)-t
-    mean forecasts over the horizon and the correlation stays EWMA's.
+    ``returns`` ``(hours, samples)`` are the hourly log returns (default: the package sample's of ``samples``,
+    sample names). EWMA (lambda 0.94) covariance after the last hour; with ``source='garch'`` the variances
+    are the GARCH(1,1)-t mean forecasts over the horizon and the correlation stays EWMA's.
     """
-    returns = sample_returns(samples)
+    if returns is None:
+        returns = sample_returns(samples)
     demeaned = returns - returns.mean(axis=0)
     covariance = np.cov(demeaned, rowvar=False).reshape(len(samples), len(samples))
     for row in demeaned:
@@ -243,22 +257,40 @@ class _Setting:
     funding_rates: dict[str, float]
     funding_every: int
     total: int
+    horizon_hours: float
 
 
 def _liquidated(setting: _Setting, account: Account, marks: Marks) -> int:
-    """Return on how many paths ``account``'s pools (one here) are liquidated within the horizon."""
+    """Return on how many paths ``account``'s pools (one here) are liquidated within the horizon.
+
+    Raises BeyondTableError when a path takes a position past its venue's last tier before its pool is
+    liquidated (``check_within_table``).
+    """
     if setting.paths is None:
         raise InputError("monte_carlo", False, "True for a simulated probability")
     symbols = tuple(dict.fromkeys(p.symbol for p in account.positions))
     model_symbols = setting.paths.args[0].symbols
     columns = [model_symbols.index(setting.samples[s]) for s in symbols]
     book = pack_for_paths(account, setting.rules, symbols, marks)
-    rates = np.array([setting.funding_rates.get(setting.samples[p.symbol], 0.0) for p in account.positions])
+    rates = np.array([setting.funding_rates.get(p.symbol, 0.0) for p in account.positions])
     start = np.array([marks.price(s) for s in symbols])
     count = 0
+    peaks = np.zeros(book.positions)
     for batch in setting.paths.batches():
-        first = first_breach(book, batch[:, :, columns], start, funding_rate=rates, funding_every=setting.funding_every)
+        peak = np.empty((len(batch), book.positions))
+        first = first_breach(
+            book,
+            batch[:, :, columns],
+            start,
+            funding_rate=rates,
+            funding_every=setting.funding_every,
+            peak_marks=peak,
+        )
         count += int(np.any(first != NOT_LIQUIDATED, axis=1).sum())
+        np.maximum(peaks, peak.max(axis=0), out=peaks)
+    leverage = max(p.leverage for p in account.positions)
+    context = f"{leverage:g}x, within {setting.horizon_hours:g} h"
+    check_within_table(setting.rules, account, peaks, context=context)
     return count
 
 
@@ -318,14 +350,24 @@ def _position_row(
         fresh = fresh_isolated(rules, symbol, side, margin=margin, leverage=leverage, mark=mark)
         return Account(venue=rules.name, wallet_balance=margin, positions=(fresh,)), Marks({symbol: mark})
 
+    beyond: list[BeyondTableError] = []
+
     def safe(leverage: float) -> bool:
-        return _liquidated(setting, *account_at(leverage)) <= probability * setting.total
+        try:
+            return _liquidated(setting, *account_at(leverage)) <= probability * setting.total
+        except BeyondTableError as error:  # paths past the venue's last tier: not a leverage to recommend
+            beyond.append(error)
+            return False
 
     mc = _grid_largest(safe, venue_cap, step) if monte_carlo else None
     limit = cf if mc is None else min(cf, mc)
     if monte_carlo and mc is None:
         limit = 1.0
-        row["note"] = "even 1x is liquidated on more paths than the target allows"
+        row["note"] = (
+            f"even 1x is refused: {beyond[-1].reason}"
+            if beyond
+            else "even 1x is liquidated on more paths than the target allows"
+        )
     elif cf < 1:
         row["note"] = "even 1x exceeds the target in the closed form"
     elif mc is not None and mc >= quantise(venue_cap, step, "down"):
@@ -350,7 +392,11 @@ def _position_row(
 
 
 def _odds(setting: _Setting, account: Account, marks: Marks) -> dict[str, float]:
-    count = _liquidated(setting, account, marks)
+    """Return the simulated odds of ``account`` (fractions); NaN where its paths leave the venue's table."""
+    try:
+        count = _liquidated(setting, account, marks)
+    except BeyondTableError:
+        return _no_odds()
     low, high = wilson_interval(count, setting.total)
     return {"mc_probability": count / setting.total, "mc_ci_low": low, "mc_ci_high": high}
 
@@ -445,6 +491,7 @@ def recommend_leverage(
     seed: int | None = 0,
     steps_per_hour: int = 4,
     funding: bool = True,
+    store: DataStore | None = None,
 ) -> pd.DataFrame:
     """Return one row per position, then one for the account as a cross pool, with ``COLUMNS`` (see module doc).
 
@@ -452,8 +499,10 @@ def recommend_leverage(
     fractions, ``margin`` and notionals quote currency, sizes base units, leverages multiples. ``margin`` is
     what the position holds now (isolated margin, or initial margin at the mark for a cross position);
     for the account row it is the cross margin balance and the leverages are gross (all notional / margin
-    balance). MC columns are NaN without ``monte_carlo``. Raises InputError for a probability outside (0, 1),
-    a bad horizon, source or path count.
+    balance). MC columns are NaN without ``monte_carlo``. ``returns`` says where the row's returns come from
+    (``return_history`` over the package sample and the local ``store``; '' for the account row). Raises
+    InputError for a probability outside (0, 1), a bad horizon, source or path count, DataError for a symbol
+    without usable history.
     """
     probability = float(max_liq_prob)
     z_for(probability)
@@ -471,13 +520,15 @@ def recommend_leverage(
     account, rules = portfolio.account, portfolio.rules
     if not account.positions:
         raise InputError("positions", (), "at least one position")
-    samples = {p.symbol: sample_symbol(p.symbol, rules) for p in account.positions}
-    order = tuple(dict.fromkeys(samples.values()))
-    covariance = forecast_covariance(order, horizon_hours=horizon, source=sigma_source)
+    history = return_history([p.symbol for p in account.positions], rules, store=store)
+    samples = dict(history.column)
+    order = history.series
+    covariance = forecast_covariance(order, horizon_hours=horizon, source=sigma_source, returns=history.returns)
     steps = horizon_steps(horizon, steps_per_hour)
-    model = FHSModel.from_returns(sample_returns(order), order, filter=sigma_source)
+    model = FHSModel.from_returns(history.returns, order, filter=sigma_source)
     interval = float(getattr(rules, "funding_interval_hours", SAMPLE_FUNDING_HOURS))
-    rates = {s: mean_funding_rate(s, interval_hours=interval) for s in order} if funding else {}
+    rates = funding_rates(history.sources, rules, interval_hours=interval, store=store)[0] if funding else {}
+    described = {source.symbol: source.describe() for source in history.sources}
     setting = _Setting(
         rules=rules,
         samples=samples,
@@ -485,6 +536,7 @@ def recommend_leverage(
         funding_rates=rates,
         funding_every=round(interval * steps_per_hour) if funding else 0,
         total=paths,
+        horizon_hours=horizon,
     )
     rows = []
     for position in account.positions:
@@ -495,18 +547,17 @@ def recommend_leverage(
             margin = rules.initial_margin(position, mark)
         index = order.index(samples[position.symbol])
         sigma = math.sqrt(float(covariance[index, index]))
-        rows.append(
-            _position_row(
-                setting,
-                position,
-                mark,
-                margin,
-                sigma,
-                horizon_hours=horizon,
-                probability=probability,
-                monte_carlo=monte_carlo,
-            )
+        row = _position_row(
+            setting,
+            position,
+            mark,
+            margin,
+            sigma,
+            horizon_hours=horizon,
+            probability=probability,
+            monte_carlo=monte_carlo,
         )
+        rows.append(row | {"returns": described[position.symbol]})
     account_row = _account_row(
         setting,
         portfolio,
@@ -517,5 +568,5 @@ def recommend_leverage(
         monte_carlo=monte_carlo,
     )
     if account_row is not None:
-        rows.append(account_row)
+        rows.append(account_row | {"returns": ""})
     return pd.DataFrame(rows, columns=list(COLUMNS))

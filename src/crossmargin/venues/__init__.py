@@ -10,6 +10,7 @@ from crossmargin.venues.binance import BinanceRules
 from crossmargin.venues.bybit import BybitRules
 from crossmargin.venues.hyperliquid import HyperliquidRules
 from crossmargin.venues.okx import OkxRules
+from crossmargin.venues.tables import warn_if_stale
 
 __all__ = ["VENUES", "VenueRules", "get_rules"]
 
@@ -23,10 +24,16 @@ VENUES: dict[str, Callable[[], VenueRules]] = {
 
 
 def get_rules(name: str, *, field: str = "venue") -> VenueRules:
-    """Return the rules of venue ``name``; raise InputError naming ``field`` for an unknown venue."""
+    """Return the rules of venue ``name``; raise InputError naming ``field`` for an unknown venue.
+
+    When the CLI has turned staleness warnings on, a tier table more than 30 days old is reported once on stderr
+    (``crossmargin.venues.tables.warn_if_stale``).
+    """
     key = name.lower() if isinstance(name, str) else name
     if key not in VENUES:
         hint = suggest(str(name), VENUES)
         detail = f"unknown venue {name!r}" + (f" (did you mean {hint}?)" if hint else "")
         raise InputError(field, name, " | ".join(sorted(VENUES)), detail=detail)
-    return VENUES[key]()
+    rules = VENUES[key]()
+    warn_if_stale(key)
+    return rules

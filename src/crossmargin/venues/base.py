@@ -15,11 +15,9 @@ subclass it and override what differs.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, Self
 
@@ -167,9 +165,11 @@ class VenueRules(Protocol):
 
 
 def read_package_json(filename: str) -> Any:
-    """Return the parsed JSON file ``filename`` shipped in ``crossmargin/venues/data``."""
-    text = resources.files("crossmargin.venues").joinpath("data", filename).read_text(encoding="utf-8")
-    return json.loads(text)
+    """Return the parsed JSON file ``filename`` of ``crossmargin/venues/data``; for the four tier tables, the user's
+    refreshed copy in ``<data dir>/venues/`` when it is valid (``crossmargin.venues.tables.read_table``)."""
+    from crossmargin.venues.tables import read_table  # noqa: PLC0415 - tables imports this module
+
+    return read_table(filename)
 
 
 def sources_of(params: Mapping[str, Any], extra: Mapping[str, Sourced] | None = None) -> Mapping[str, Sourced]:
@@ -309,10 +309,12 @@ class TieredRules:
         """Raise LeverageError unless ``leverage`` is allowed for ``size`` (base) of ``symbol`` at ``price`` (quote).
 
         Allowed: from 1 to the cap of the bracket that holds the position (by notional, or by size where
-        the venue's tiers count contracts), on the venue's leverage step.
+        the venue's tiers count contracts), on the venue's leverage step. A position past the last bracket
+        is refused with ``BeyondTableError`` on the size field beside ``field``.
         """
         instrument = self.instrument(symbol)
-        cap = instrument.bracket_for(instrument.tier_value(size, price)).max_leverage
+        size_field = field.removesuffix("leverage") + "size"  # 'positions[0].leverage' -> 'positions[0].size'
+        cap = instrument.bracket_for(instrument.tier_value(size, price), field=size_field).max_leverage
         step = self.leverage_step
         kind = "an integer " if step == 1 else (f"a multiple of {step:g} " if step else "")
         where = (
