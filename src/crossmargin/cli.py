@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crossmargin.console import fail as _fail
+from crossmargin.console import format_money as _money
 from crossmargin.console import format_price as _price
 from crossmargin.console import jsonable as _jsonable
 from crossmargin.console import print_whole as _print_whole
@@ -76,10 +77,6 @@ register_venues(app)
 @app.callback()
 def _root() -> None:
     """crossmargin: exact venue margin, liquidation prices, cross vs isolated side by side."""
-
-
-def _money(value: float | None) -> str:
-    return "--" if value is None else f"{value:,.2f}"
 
 
 def _percent(value: float | None) -> str:

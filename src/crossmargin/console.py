@@ -17,7 +17,7 @@ from rich.table import Table
 
 from crossmargin.model import AccountRisk
 
-__all__ = ["fail", "format_price", "jsonable", "print_whole", "risk_json"]
+__all__ = ["fail", "format_money", "format_price", "jsonable", "print_whole", "risk_json"]
 
 
 def fail(error: Exception, context: str = "") -> typer.Exit:
@@ -25,6 +25,17 @@ def fail(error: Exception, context: str = "") -> typer.Exit:
     prefix = f"{context}: " if context else ""
     print(f"error: {prefix}{' '.join(str(error).split())}", file=sys.stderr)
     return typer.Exit(code=2)
+
+
+def format_money(value: float | None) -> str:
+    """Return an amount (quote currency) with 2 decimals and thousands separators; '--' where there is none.
+
+    An amount that rounds to zero prints as 0.00, never -0.00.
+    """
+    if value is None or not math.isfinite(value):
+        return "--"
+    rounded = round(value, 2)
+    return f"{rounded if rounded != 0 else 0.0:,.2f}"
 
 
 def format_price(value: float | None) -> str:

@@ -219,3 +219,16 @@ def test_cli_errors_are_one_line(tmp_path: Path, change: str, message: str) -> N
     assert len(lines) == 1
     assert lines[0].startswith("error:")
     assert message in lines[0]
+
+
+def test_a_mark_past_the_table_is_refused_as_the_reference_refuses_it() -> None:
+    rules = get_rules("binance")
+    cap = rules.instrument("BTCUSDT").last_cap
+    long = Position(symbol="BTCUSDT", side=Side.LONG, size=0.5 * cap / 70_000.0, entry_price=70_000.0, leverage=1)
+    held = [_account(1e9, long)]
+    book = pack_accounts(held, rules, ("BTCUSDT",))
+    remark(book, np.array([1.9 * 70_000.0]))  # 0.95 of the cap: inside
+    with pytest.raises(BeyondTableError, match=r"accounts\[0\]\.positions\[0\]\.size: notional .* BTCUSDT on binance"):
+        remark(book, np.array([2.1 * 70_000.0]))
+    with pytest.raises(BeyondTableError):
+        remark_reference(held, rules, Marks({"BTCUSDT": 2.1 * 70_000.0}))

@@ -178,3 +178,20 @@ def test_a_procedure_past_its_step_bound_raises_an_engine_error(monkeypatch: pyt
     monkeypatch.setattr(LIQUIDATE_MODULE, "_step_bound", lambda states: 0)
     with pytest.raises(EngineError, match="did not end within 0 steps"):
         liquidate(account, Marks({"ETH-USDT-SWAP": 1050}), rules)
+
+
+def test_a_cross_pool_emptied_below_zero_is_reset_by_the_fund() -> None:
+    # Hyperliquid: 2 BTC long at 100,000 (MM 1/80 = 2,500) with 2,000 of margin: a 20 % slice, then the
+    # rest, both filled 1.5 % below the mark; the second fill leaves the pool at -1,000, which the fund pays.
+    rules = get_rules("hyperliquid")
+    long = Position(symbol="BTC", side=Side.LONG, size=2.0, entry_price=100_000.0, leverage=10)
+    account = Account(venue="hyperliquid", wallet_balance=2_000.0, positions=(long,))
+    marks = Marks({"BTC": 100_000.0})
+    outcome = liquidate(account, marks, rules, slippage=0.015)
+    (event,) = outcome.events
+    assert [(f.kind, f.size) for f in event.fills] == [("reduce", pytest.approx(0.4)), ("close", pytest.approx(1.6))]
+    assert event.returned == 0.0
+    assert event.insurance_fund == pytest.approx(-1_000.0, rel=1e-12)
+    assert event.returned + event.insurance_fund + _slippage_cost(event.fills, marks) == pytest.approx(2_000.0)
+    assert outcome.account.positions == ()
+    assert outcome.account.wallet_balance == 0.0

@@ -18,8 +18,8 @@ margin balance, 1 = liquidation), as ``crossmargin.sim.scan.risk_view`` turns ev
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -28,7 +28,7 @@ import numpy.typing as npt
 from crossmargin.errors import InputError
 from crossmargin.kernels.scan import ACCURATE, EPS, exact_sum, pool_breached, pool_risk, requirement_at
 from crossmargin.margin.account import evaluate, position_states
-from crossmargin.model import Account, MarginMode, Marks
+from crossmargin.model import Account, Instrument, MarginMode, Marks
 from crossmargin.numeric import NEGLIGIBLE
 from crossmargin.sim.market import FloatArray, IntArray
 from crossmargin.sim.scan import risk_view
@@ -56,7 +56,8 @@ class BatchBook:
     (quote) with b the first bracket whose ``caps[i, b]`` (notional, quote) exceeds ``q x P``, the last one
     beyond; rows shorter than B are padded with cap +inf and their last bracket repeated. ``breaks[i, b]``
     (quote) is ``caps[i, b] / size[i]`` for b < L - 1 (the mark where bracket b ends), +inf beyond.
-    Per pool (shape ``(P,)``): ``pool_wallet`` (quote).
+    Per pool (shape ``(P,)``): ``pool_wallet`` (quote). ``instruments``: the instrument of each held symbol,
+    to refuse a mark that carries a position past its venue's last tier (``remark``).
     """
 
     symbols: tuple[str, ...]
@@ -76,6 +77,7 @@ class BatchBook:
     mm_rates: FloatArray
     maint_amounts: FloatArray
     pool_wallet: FloatArray
+    instruments: Mapping[str, Instrument] = field(default_factory=dict)
 
     @property
     def accounts(self) -> int:
@@ -183,6 +185,7 @@ def pack_accounts(accounts: Sequence[Account], rules: VenueRules, symbols: Seque
         mm_rates=mm_rates,
         maint_amounts=maint_amounts,
         pool_wallet=np.array(wallets, dtype=np.float64),
+        instruments={p.symbol: rules.instrument(p.symbol) for p in positions},
     )
 
 
@@ -399,6 +402,7 @@ def remark(book: BatchBook, marks: FloatArray) -> BatchResult:
     prices = np.ascontiguousarray(marks, dtype=np.float64)
     if prices.shape != (len(book.symbols),) or not bool(np.all(np.isfinite(prices) & (prices > 0))):
         raise InputError("marks", prices.shape, f"{len(book.symbols)} finite prices > 0, one per symbol")
+    _refuse_past_the_table(book, prices)
     balance = np.zeros(book.accounts)
     requirement = np.zeros(book.accounts)
     ratio = np.zeros(book.accounts)
@@ -433,6 +437,25 @@ def remark(book: BatchBook, marks: FloatArray) -> BatchResult:
         liquidated=liquidated.view(np.bool_),
         liquidation_price=price,
     )
+
+
+def _refuse_past_the_table(book: BatchBook, prices: FloatArray) -> None:
+    """Raise ``BeyondTableError`` for the first position whose notional at ``prices`` is past its last cap.
+
+    The schedules' last caps (``caps[i, L - 1]``, +inf where the table is open-ended or the requirement
+    does not move with the mark) bound what the kernel may value, as ``Instrument.bracket_for`` does.
+    """
+    if book.positions == 0:
+        return
+    last_cap = book.caps[np.arange(book.positions), book.brackets - 1]
+    notional = book.size * prices[book.symbol]
+    past = np.flatnonzero(notional >= last_cap)
+    if past.size:
+        i = int(past[0])
+        account = int(book.account[i])
+        index = i - int(book.offsets[account])
+        instrument = book.instruments[book.symbols[int(book.symbol[i])]]
+        raise instrument.beyond_table(float(notional[i]), field=f"accounts[{account}].positions[{index}].size")
 
 
 def remark_reference(accounts: Sequence[Account], rules: VenueRules, marks: Marks) -> BatchResult:

@@ -42,6 +42,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from crossmargin.console import format_money as _money
 from crossmargin.console import format_price
 from crossmargin.errors import InputError
 from crossmargin.margin.account import evaluate
@@ -191,10 +192,6 @@ class Checklist:
     def to_html(self) -> str:
         """Return the checklist as one self-contained HTML page (inline CSS, charts as inline SVG)."""
         return _html(self)
-
-
-def _money(value: float) -> str:
-    return f"{value:,.2f}"
 
 
 def _pct(value: float, digits: int = 1) -> str:

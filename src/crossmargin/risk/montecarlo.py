@@ -4,15 +4,9 @@ Target quantity (risk-methods §3.1): ``p = P(tau <= h)`` with ``tau`` the first
 margin balance falls to its requirement, ``E <= R`` (quote currency). Liquidation is a first-passage event:
 every step of every path is checked, not only the end.
 
-Return models are fitted on each symbol's hourly mark closes (``return_history``): the real sample shipped in
-the package (Binance USDⓈ-M 1h mark prices, 2026-03-01 to 2026-04-27) for its three assets, on any venue
-(BTC-USDT-SWAP, BTC, BTCUSDC are the sample's BTCUSDT: the same asset in a USD stablecoin, said in the
-notes); any other symbol reads the user's local data store (``crossmargin.data.store``, filled by
-``crossmargin data download|import``): the hourly, or finer resampled, mark (else trade) closes of that
-venue's perpetual, else of another perpetual of the same underlying, joined with the other symbols on the
-hours they share, at least ``MIN_HISTORY_HOURS`` of them and unbroken. A symbol found in neither is an
-error naming the command that brings its bars: it never borrows another asset's returns. Each model
-simulates hourly log returns of all the portfolio's symbols jointly (§3.3):
+Return models (``risk.return_models``) are fitted on each symbol's hourly mark closes, from the package
+sample or the user's local data store (``risk.history``); each simulates hourly log returns of all the
+portfolio's symbols jointly (§3.3):
 
 - ``FHSModel`` (default), filtered historical simulation: the demeaned hourly log returns are standardised
   by an EWMA (lambda 0.94) or GARCH(1,1) volatility; whole vectors of standardised residuals (one time index
@@ -40,7 +34,9 @@ is built on ``margin.account.evaluate``.
 Paths are drawn in batches of ``BATCH_PATHS``, batch k from the k-th seed spawned from ``seed``: a run is
 ``plan_paths`` (validate, fit, pack), ``run_batches`` over any split of the batches (``distributed`` sends
 runs of batches to Dask workers), ``merge_tallies`` and ``finish``, so every split gives the same figures.
-``finish`` refuses a path that carries a position to or past the last tier of its venue's table before its
+
+from __future__ import annotations
+
 pool is liquidated (``check_within_table``): the engine never values a position beyond the table.
 """
 
@@ -48,42 +44,67 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import lru_cache
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy import optimize, special, stats
+from scipy import stats
 
 from crossmargin.data.load import plain_symbol
 from crossmargin.data.store import (
     FUNDING_INTERVAL,
-    SAMPLE_SYMBOLS,
     DataStore,
-    default_data_dir,
-    sample_frames,
-    sample_funding,
-    sample_path,
 )
-from crossmargin.data.validate import interval_ms, iso_utc
-from crossmargin.errors import DataError, InputError
+from crossmargin.errors import InputError
 from crossmargin.kernels.layout import BookArrays, pack_book
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.position import unrealized_pnl
-from crossmargin.model import Account, Instrument, MarginMode, Marks
+from crossmargin.model import Account, MarginMode, Marks
 from crossmargin.numeric import require_positive
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated
 from crossmargin.progress import stderr_progress
+from crossmargin.risk.history import (
+    HOUR_MS,
+    MIN_HISTORY_HOURS,
+    RECENT_FUNDING_HOURS,
+    RECENT_SETTLEMENTS,
+    SAME_ASSET_QUOTES,
+    SAMPLE_FUNDING_HOURS,
+    SAMPLE_ORIGIN,
+    SAMPLE_VENUE,
+    STORE_INTERVALS,
+    STORE_KINDS,
+    STORE_ORIGIN,
+    ReturnHistory,
+    ReturnSource,
+    funding_rates,
+    hourly_closes,
+    mean_funding_rate,
+    return_history,
+    sample_name,
+    sample_returns,
+    sample_symbol,
+    stored_funding_rate,
+)
 from crossmargin.risk.montecarlo_kernel import NOT_LIQUIDATED, first_breach
-from crossmargin.sim.market import FloatArray, IntArray, MarketData, market_from_frames
-from crossmargin.venues import VENUES, get_rules
+from crossmargin.risk.return_models import (
+    EWMA_LAMBDA,
+    MODELS,
+    FHSModel,
+    GarchFit,
+    GarchModel,
+    GaussianModel,
+    ReturnModel,
+    StudentTModel,
+    _fitted,
+    cholesky,
+    ewma_variance,
+    fit_garch,
+    fit_model,
+    fit_returns,
+)
+from crossmargin.sim.market import FloatArray, IntArray, MarketData
 from crossmargin.venues.base import VenueRules
 
 __all__ = [
@@ -144,10 +165,6 @@ __all__ = [
     "wilson_interval",
 ]
 
-#: Names of the fitted models accepted by ``fit_model`` and ``liquidation_probability``.
-MODELS: tuple[str, ...] = ("fhs", "t", "garch")
-#: RiskMetrics decay of the EWMA variance (hourly returns).
-EWMA_LAMBDA = 0.94
 #: Paths simulated at a time (memory and progress granularity). Fixed, so a seed gives one answer.
 BATCH_PATHS = 10_000
 #: Most paths one estimate may ask for.
@@ -156,830 +173,8 @@ MAX_PATHS = 1_000_000
 MAX_STEPS_PER_HOUR = 60
 #: Longest horizon (hours): 90 days, beyond which an hourly model of two months of data says little.
 MAX_HORIZON_HOURS = 2160.0
-#: Funding settlements of the sample averaged for the path's rate: 21 x 8 h = the last 7 days.
-RECENT_SETTLEMENTS = 21
-#: Hours between the sample's (Binance) funding settlements.
-SAMPLE_FUNDING_HOURS = 8.0
-#: Hours of stored funding settlements averaged for a local-store symbol's rate (the sample's 21 x 8 h).
-RECENT_FUNDING_HOURS = RECENT_SETTLEMENTS * SAMPLE_FUNDING_HOURS
-#: Fewest hourly closes, common to all the book's symbols and unbroken, a return model is fitted on: 30 days.
-MIN_HISTORY_HOURS = 720
-#: Quotes in which a symbol of a sample base is the sample's asset (the USD stablecoins the venues settle in).
-SAME_ASSET_QUOTES: tuple[str, ...] = ("USDT", "USDC")
-#: Kinds of stored bars read for returns, in order of preference: mark prices (as the sample), then trades.
-STORE_KINDS: tuple[str, ...] = ("mark", "trades")
-#: Intervals of stored bars read for returns, in order of preference; finer ones are resampled to 1h closes.
-STORE_INTERVALS: tuple[str, ...] = ("1h", "15m", "5m", "1m")
-#: ``ReturnSource.origin`` of the package sample and of the user's local data store.
-SAMPLE_ORIGIN = "package sample"
-STORE_ORIGIN = "local store"
 #: Broadie-Glasserman-Kou constant: -zeta(1/2) / sqrt(2 pi).
 BGK_BETA = 0.5826
-#: Scale of returns handed to ``arch`` (per mille), where its optimiser is well conditioned.
-_ARCH_SCALE = 1000.0
-_HOUR_MS = 3_600_000
-#: Venue of the package sample's bars.
-_SAMPLE_VENUE = "binance"
-#: Days of bars a suggested download asks for when no symbol of the book reads the sample (> 30 days).
-_DOWNLOAD_DAYS = 45
-
-
-@lru_cache(maxsize=8)
-def sample_returns(symbols: tuple[str, ...]) -> FloatArray:
-    """Return hourly log returns of the sample's mark closes, shape ``(hours, symbols)`` (fractions).
-
-    The bars of all ``symbols`` (sample names such as 'BTCUSDT') are aligned on one unbroken hourly grid.
-    Raises InputError for a symbol not in the sample, DataError for a gap.
-    """
-    frames = sample_frames(list(symbols), interval="1h", kind="mark")
-    market = market_from_frames(frames, interval_ms=_HOUR_MS)
-    returns = np.diff(np.log(market.close), axis=0)
-    returns.setflags(write=False)
-    return returns
-
-
-def mean_funding_rate(symbol: str, *, interval_hours: float = SAMPLE_FUNDING_HOURS) -> float:
-    """Return the mean of the sample's last ``RECENT_SETTLEMENTS`` funding rates of ``symbol`` (sample name).
-
-    Fraction per settlement, > 0 when longs pay shorts, scaled from the sample's 8-hourly settlements to
-    ``interval_hours`` (the same rate per hour).
-    """
-    rates = sample_funding(symbol)[symbol]["funding_rate"].to_numpy(dtype=np.float64)
-    return float(rates[-RECENT_SETTLEMENTS:].mean() * interval_hours / SAMPLE_FUNDING_HOURS)
-
-
-def _sample_name(instrument: Instrument) -> str | None:
-    """Return the sample series standing for ``instrument``: its base's sample name when it is that asset, else None.
-
-    The sample's BTCUSDT stands for BTC quoted in a USD stablecoin of ``SAME_ASSET_QUOTES`` on any venue
-    (OKX BTC-USDT-SWAP, Hyperliquid BTC, Binance BTCUSDC): the same asset. Never for another quote (Binance
-    ETHBTC is ETH priced in BTC: another asset).
-    """
-    name = f"{instrument.base.upper()}USDT"
-    if name in SAMPLE_SYMBOLS and instrument.quote.upper() in SAME_ASSET_QUOTES:
-        return name
-    return None
-
-
-def sample_symbol(symbol: str, rules: VenueRules) -> str:
-    """Return the sample's Binance symbol for the venue's ``symbol`` (same base, quoted in USDT or USDC).
-
-    Raises UnknownSymbolError for a symbol the venue does not list, DataError for an asset the sample lacks
-    (another base, or a quote outside ``SAME_ASSET_QUOTES``).
-    """
-    instrument = rules.instrument(symbol)
-    name = _sample_name(instrument)
-    if name is None:
-        raise DataError(
-            f"no sample returns for {symbol} on {rules.name} (base {instrument.base}, quote {instrument.quote}); "
-            f"the sample holds {', '.join(SAMPLE_SYMBOLS)} (Binance, USDT)"
-        )
-    return name
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReturnSource:
-    """Where one portfolio symbol's hourly returns come from. Field names are the ``--json`` keys.
-
-    ``symbol`` is the portfolio's symbol; ``origin`` 'package sample' or 'local store'; ``series`` the model
-    column it reads (a sample name such as 'BTCUSDT', or 'venue:symbol' for the store); ``venue``,
-    ``series_symbol``, ``kind`` ('mark' or 'trades') and ``interval`` ('1h', or finer bars resampled to hourly
-    closes) describe the bars read from the file ``path``; ``first`` and ``last`` are the open times (ISO 8601
-    UTC) of the first and last hourly close used, ``bars`` their number (one more than the returns);
-    ``note`` says when the bars are another symbol's of the same underlying.
-    """
-
-    symbol: str
-    origin: str
-    series: str
-    venue: str
-    series_symbol: str
-    kind: str
-    interval: str
-    path: str
-    first: str
-    last: str
-    bars: int
-    note: str = ""
-
-    def describe(self) -> str:
-        """Return one line for people: where the returns come from, their span and bar count."""
-        where = "package sample" if self.origin == SAMPLE_ORIGIN else f"local store {self.path}"
-        resampled = " resampled to 1h closes" if self.interval != "1h" else ""
-        text = (
-            f"returns of {self.symbol}: {where} ({self.venue} {self.series_symbol} {self.kind} "
-            f"{self.interval}{resampled}), {self.first} to {self.last}, {self.bars:,} hourly closes"
-        )
-        return f"{text}; {self.note}" if self.note else text
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class ReturnHistory:
-    """Hourly log returns of a book's symbols on the hours they share, and where each series comes from.
-
-    ``series`` names the columns of ``returns`` ``(hours, series)`` (log returns, fraction per hour);
-    ``times`` are the open times (ms UTC) of the hourly closes the returns join (one more than the returns);
-    ``column`` maps each portfolio symbol to its series (symbols of one underlying share it); ``sources``
-    holds one ``ReturnSource`` per portfolio symbol, in the order asked.
-    """
-
-    series: tuple[str, ...]
-    returns: FloatArray
-    times: IntArray
-    column: Mapping[str, str]
-    sources: tuple[ReturnSource, ...]
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        """Return one line per symbol saying where its returns come from (``ReturnSource.describe``)."""
-        return tuple(source.describe() for source in self.sources)
-
-
-@dataclass(frozen=True, slots=True)
-class _Located:
-    """The bars found for one portfolio symbol (before they are read and joined)."""
-
-    symbol: str
-    origin: str
-    series: str
-    venue: str
-    series_symbol: str
-    kind: str
-    interval: str
-    path: str
-    note: str
-
-
-def _ccxt_name(instrument: Instrument) -> str:
-    """Return the store name of ``instrument`` downloaded by its ccxt symbol 'BASE/QUOTE:QUOTE' ('DOGEUSDC')."""
-    return f"{instrument.base.upper()}{instrument.quote.upper()}"
-
-
-def _download_symbol(instrument: Instrument) -> str:
-    """Return the ``--symbol`` to give ``crossmargin data download`` for ``instrument`` on its venue."""
-    if instrument.venue == "hyperliquid":  # ccxt's Hyperliquid market ids are asset numbers, not 'DOGE'
-        return f"{instrument.base.upper()}/{instrument.quote.upper()}:{instrument.quote.upper()}"
-    return instrument.symbol
-
-
-def _store_candidates(instrument: Instrument, store: DataStore) -> Iterator[tuple[str, str, str]]:
-    """Yield (venue, stored symbol, note) to look for in ``store``: the instrument itself, then its underlying.
-
-    The same underlying is the same base quoted in ``SAME_ASSET_QUOTES`` (on this venue or another one
-    whose folder exists in the store); a symbol quoted in anything else has no stand-in.
-    """
-    own = dict.fromkeys((plain_symbol(instrument.symbol), _ccxt_name(instrument)))
-    for name in own:
-        yield instrument.venue, name, ""
-    if instrument.quote.upper() not in SAME_ASSET_QUOTES:
-        return
-    base = instrument.base.upper()
-    venues = [instrument.venue, *sorted(v for v in VENUES if v != instrument.venue and (store.root / v).is_dir())]
-    for venue in venues:
-        rules = get_rules(venue)
-        for other in (rules.instrument(name) for name in rules.symbols()):
-            if other.base.upper() != base or other.quote.upper() not in SAME_ASSET_QUOTES:
-                continue
-            if venue == instrument.venue and other.symbol == instrument.symbol:
-                continue
-            for name in dict.fromkeys((plain_symbol(other.symbol), _ccxt_name(other))):
-                note = f"the bars are {venue} {other.symbol}'s: the same underlying ({base}), another symbol"
-                yield venue, name, note
-
-
-def _locate(symbol: str, rules: VenueRules, store: DataStore) -> _Located | None:
-    """Return where ``symbol``'s hourly closes are: the package sample, else the local store; None if nowhere."""
-    instrument = rules.instrument(symbol)
-    name = _sample_name(instrument)
-    if name is not None:
-        same = rules.name == _SAMPLE_VENUE and symbol == name
-        note = (
-            ""
-            if same
-            else f"{symbol} on {rules.name} reads the sample's Binance {name}: the same asset ({instrument.base} in "
-            "a USD stablecoin), another symbol or venue"
-        )
-        sample = str(sample_path(f"{name}-mark-1h.parquet"))
-        return _Located(symbol, SAMPLE_ORIGIN, name, _SAMPLE_VENUE, name, "mark", "1h", sample, note)
-    for venue, stored, note in _store_candidates(instrument, store):
-        for kind in STORE_KINDS:
-            for interval in STORE_INTERVALS:
-                path = store.path(venue, stored, kind, interval)
-                if path.is_file():
-                    return _Located(
-                        symbol, STORE_ORIGIN, f"{venue}:{stored}", venue, stored, kind, interval, str(path), note
-                    )
-    return None
-
-
-def _day(ms: int) -> str:
-    return datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%d")
-
-
-def _download_command(instrument: Instrument, *, since_ms: int, until_ms: int | None) -> str:
-    """Return the ``crossmargin data download`` command that brings ``instrument``'s hourly closes for a span."""
-    kind = "trades" if instrument.venue == "hyperliquid" else "mark"  # ccxt has no Hyperliquid mark candles
-    until = f" --until {_day(until_ms + 86_400_000)}" if until_ms is not None else ""
-    return (
-        f"crossmargin data download --venue {instrument.venue} --symbol {_download_symbol(instrument)} "
-        f"--kind {kind} --interval 1h --since {_day(since_ms)}{until}"
-    )
-
-
-def _needed_span(sample_span: tuple[int, int] | None) -> tuple[int, int | None]:
-    """Return (since, until) in ms UTC that a download must cover: the sample's span, else the last days."""
-    if sample_span is not None:
-        return sample_span
-    now = int(datetime.now(UTC).timestamp() * 1000)
-    return now - _DOWNLOAD_DAYS * 86_400_000, None
-
-
-def hourly_closes(frame: pd.DataFrame, interval: str, *, label: str = "bars") -> pd.DataFrame:
-    """Return the hourly closes of bars of ``interval`` ('1h', or finer): ``timestamp`` (hour open, ms UTC), ``close``.
-
-    ``frame`` holds bars (open time ms UTC, prices in the quote currency), in time order. Finer bars are
-    resampled as the sample's 1h klines are made: an hour's close is the close of its last bar, and only
-    hours whose every bar is present count (a partial hour is missing, like a gap). ``label`` names the bars
-    in the DataError raised for an interval that does not divide an hour.
-    """
-    step = interval_ms(interval)
-    times = frame["timestamp"].to_numpy(np.int64)
-    closes = frame["close"].to_numpy(np.float64)
-    if step == _HOUR_MS:
-        return pd.DataFrame({"timestamp": times, "close": closes})
-    if step > _HOUR_MS or _HOUR_MS % step:
-        raise DataError(f"{label}: {interval} bars cannot be resampled to hourly closes")
-    frame = pd.DataFrame({"hour": times // _HOUR_MS * _HOUR_MS, "close": closes, "time": times})
-    hourly = frame.groupby("hour", sort=True).agg(bars=("close", "size"), end=("time", "max"), close=("close", "last"))
-    start = hourly.index.to_numpy(np.int64)
-    complete = (hourly["bars"].to_numpy() == _HOUR_MS // step) & (hourly["end"].to_numpy() == start + _HOUR_MS - step)
-    return pd.DataFrame({"timestamp": start[complete], "close": hourly["close"].to_numpy(np.float64)[complete]})
-
-
-def _read_closes(located: _Located, store: DataStore) -> pd.DataFrame:
-    if located.origin == SAMPLE_ORIGIN:
-        frame = sample_frames([located.series_symbol], interval="1h", kind="mark")[located.series_symbol]
-    else:
-        frame = store.read(located.venue, located.series_symbol, located.kind, located.interval)
-    return hourly_closes(frame, located.interval, label=located.path)
-
-
-def _label(located: _Located) -> str:
-    if located.origin == SAMPLE_ORIGIN:
-        return f"{located.symbol} (package sample {located.series_symbol})"
-    return f"{located.symbol} (local store {located.path})"
-
-
-@lru_cache(maxsize=8)
-def _joined(
-    located: tuple[_Located, ...], root: str, stamps: tuple[tuple[int, int], ...], fixes: tuple[str, ...]
-) -> ReturnHistory:
-    """Return the history of ``located``, cached while the store files keep their ``stamps`` (mtime, size).
-
-    ``fixes`` are the download commands a too-short history's error proposes.
-    """
-    store = DataStore(root)
-    series: dict[str, _Located] = {}
-    for item in located:
-        series.setdefault(item.series, item)
-    closes = {key: _read_closes(item, store) for key, item in series.items()}
-    for key, frame in closes.items():
-        if len(frame) == 0:
-            raise DataError(f"{_label(series[key])}: no complete hour of {series[key].interval} bars")
-    first = max(int(frame["timestamp"].min()) for frame in closes.values())
-    last = min(int(frame["timestamp"].max()) for frame in closes.values())
-    for key, frame in closes.items():
-        item = series[key]
-        times = frame["timestamp"].to_numpy(np.int64)
-        inside = times[(times >= first) & (times <= last)]
-        holes = np.flatnonzero(np.diff(inside) != _HOUR_MS)
-        if len(holes):
-            after = int(inside[holes[0]])
-            missing = int((inside[holes[0] + 1] - after) // _HOUR_MS - 1)
-            raise DataError(
-                f"{_label(item)}: no hourly close for {missing:,} h after {iso_utc(after)} "
-                f"({len(holes)} gap(s) between {iso_utc(first)} and {iso_utc(last)}); the return models need "
-                "unbroken hourly closes, as the package sample is: import the missing bars "
-                f"(crossmargin data import FILE --venue {item.venue} --symbol {item.series_symbol} "
-                f"--kind {item.kind} --interval {item.interval})"
-            )
-    hours = 0 if last < first else (last - first) // _HOUR_MS + 1
-    if hours < MIN_HISTORY_HOURS:
-        raise DataError(_short_message(closes, series, (first, last), fixes))
-    grid = np.arange(first, last + 1, _HOUR_MS, dtype=np.int64)
-    matrix = np.column_stack(
-        [frame.set_index("timestamp").loc[grid, "close"].to_numpy(np.float64) for frame in closes.values()]
-    )
-    if not np.all(np.isfinite(matrix) & (matrix > 0)):
-        raise DataError(f"hourly closes of {', '.join(closes)}: a close that is not a positive number")
-    returns = np.diff(np.log(matrix), axis=0)
-    returns.setflags(write=False)
-    grid.setflags(write=False)
-    sources = tuple(
-        ReturnSource(
-            symbol=item.symbol,
-            origin=item.origin,
-            series=item.series,
-            venue=item.venue,
-            series_symbol=item.series_symbol,
-            kind=item.kind,
-            interval=item.interval,
-            path=item.path,
-            first=iso_utc(first),
-            last=iso_utc(last),
-            bars=len(grid),
-            note=item.note,
-        )
-        for item in located
-    )
-    return ReturnHistory(
-        series=tuple(closes),
-        returns=returns,
-        times=grid,
-        column=MappingProxyType({item.symbol: item.series for item in located}),
-        sources=sources,
-    )
-
-
-@lru_cache(maxsize=1)
-def _sample_bounds() -> tuple[int, int]:
-    """Return the open times (ms UTC) of the first and last hourly mark close of the package sample."""
-    frame = sample_frames([SAMPLE_SYMBOLS[0]], interval="1h", kind="mark")[SAMPLE_SYMBOLS[0]]
-    times = frame["timestamp"].to_numpy(np.int64)
-    return int(times.min()), int(times.max())
-
-
-def _sample_span(located: Sequence[_Located]) -> tuple[int, int] | None:
-    """Return the package sample's span when some symbol reads it (the others must then cover it), else None."""
-    return _sample_bounds() if any(item.origin == SAMPLE_ORIGIN for item in located) else None
-
-
-def _short_message(
-    closes: Mapping[str, pd.DataFrame],
-    series: Mapping[str, _Located],
-    span: tuple[int, int],
-    fixes: Sequence[str],
-) -> str:
-    """Return the one-line error for a common ``span`` (first, last ms) shorter than ``MIN_HISTORY_HOURS``."""
-    first, last = span
-    hours = 0 if last < first else (last - first) // _HOUR_MS + 1
-    spans = "; ".join(
-        f"{_label(item)} {iso_utc(int(closes[key]['timestamp'].min()))} to "
-        f"{iso_utc(int(closes[key]['timestamp'].max()))}"
-        for key, item in series.items()
-    )
-    common = f"{hours:,} hourly closes" + (f" ({iso_utc(first)} to {iso_utc(last)})" if hours else "")
-    fix = f"; bring more bars: {' ; '.join(fixes)}" if fixes else ""
-    return (
-        f"the book's symbols share {common}, fewer than the {MIN_HISTORY_HOURS:,} the return models need "
-        f"({MIN_HISTORY_HOURS / 24:g} days): {spans}{fix}"
-    )
-
-
-def return_history(symbols: Sequence[str], rules: VenueRules, *, store: DataStore | None = None) -> ReturnHistory:
-    """Return hourly log returns of ``symbols`` (the venue's names) joined on the hours they all have.
-
-    Each symbol reads the package sample when the sample holds its asset (``sample_symbol``), else the
-    local store (``crossmargin.data.store``, ``$CROSSMARGIN_DATA_DIR``): the hourly (or finer, resampled)
-    mark, else trade, closes of that venue's perpetual, else of another perpetual of the same underlying
-    (``_store_candidates``). The joined span must be unbroken (a gap is an error, as for the sample) and at
-    least ``MIN_HISTORY_HOURS`` long. Raises UnknownSymbolError for a symbol the venue does not list, and
-    DataError naming the symbol and the ``crossmargin data download`` command that brings its bars when
-    neither source has them, or when they are too short or broken.
-    """
-    names = tuple(dict.fromkeys(symbols))
-    if not names:
-        raise InputError("symbols", (), "at least one symbol")
-    where = store if store is not None else DataStore(default_data_dir())
-    found = {symbol: _locate(symbol, rules, where) for symbol in names}
-    located = tuple(item for item in found.values() if item is not None)
-    missing = [symbol for symbol, item in found.items() if item is None]
-    since, until = _needed_span(_sample_span(located))
-    if missing:
-        symbol = missing[0]
-        instrument = rules.instrument(symbol)
-        others = (
-            f" or of another {instrument.base} perpetual in {' or '.join(SAME_ASSET_QUOTES)}"
-            if instrument.quote.upper() in SAME_ASSET_QUOTES
-            else ""
-        )
-        raise DataError(
-            f"no return history for {symbol} on {rules.name}: the package sample holds "
-            f"{', '.join(SAMPLE_SYMBOLS)} (Binance) and the local store {where.root} has no hourly or finer mark "
-            f"or trade bars of {symbol}{others}; bring them with: "
-            + _download_command(instrument, since_ms=since, until_ms=until)
-        )
-    stored = [item for item in located if item.origin == STORE_ORIGIN]
-    stamps = tuple((os.stat(item.path).st_mtime_ns, os.stat(item.path).st_size) for item in stored)
-    fixes = tuple(
-        dict.fromkeys(
-            _download_command(rules.instrument(item.symbol), since_ms=since, until_ms=until) for item in stored
-        )
-    )
-    return _joined(located, str(where.root), stamps, fixes)
-
-
-def _stored_funding(store: DataStore, located: ReturnSource, rules: VenueRules) -> tuple[Path | None, pd.DataFrame]:
-    """Return the stored funding settlements of ``located``'s symbol: its venue's own, else its bars' series."""
-    instrument = rules.instrument(located.symbol)
-    candidates = [(rules.name, plain_symbol(instrument.symbol)), (rules.name, _ccxt_name(instrument))]
-    candidates.append((located.venue, located.series_symbol))
-    for venue, name in dict.fromkeys(candidates):
-        path = store.path(venue, name, "funding", FUNDING_INTERVAL)
-        if path.is_file():
-            return path, store.read(venue, name, "funding", FUNDING_INTERVAL)
-    return None, pd.DataFrame()
-
-
-def stored_funding_rate(frame: pd.DataFrame, *, interval_hours: float) -> float:
-    """Return the mean funding rate of the last ``RECENT_FUNDING_HOURS`` of settlements, per ``interval_hours``.
-
-    ``frame`` holds settlement times (ms UTC) and rates (fraction per settlement, > 0: longs pay). The mean
-    rate is divided by the settlements' spacing (median, hours; the venue's interval when there is one
-    settlement) and multiplied by ``interval_hours``: the same rate per hour, as ``mean_funding_rate`` does.
-    """
-    times = frame["timestamp"].to_numpy(np.int64)
-    rates = frame["funding_rate"].to_numpy(np.float64)
-    recent = times > times[-1] - (RECENT_FUNDING_HOURS - 0.5) * _HOUR_MS
-    spacing = float(np.median(np.diff(times))) / _HOUR_MS if len(times) > 1 else interval_hours
-    return float(rates[recent].mean() / spacing * interval_hours)
-
-
-def funding_rates(
-    sources: Sequence[ReturnSource], rules: VenueRules, *, interval_hours: float, store: DataStore | None = None
-) -> tuple[dict[str, float], tuple[str, ...]]:
-    """Return the funding rate of each source's symbol per ``interval_hours`` settlement, and notes.
-
-    Package sample symbols: ``mean_funding_rate`` of their sample series. Local store symbols: the stored
-    settlements of the symbol on its venue (else of the series its bars come from), ``stored_funding_rate``;
-    without any, 0 with a note naming the command that brings them. Rates are fractions, > 0: longs pay.
-    """
-    where = store if store is not None else DataStore(default_data_dir())
-    rates: dict[str, float] = {}
-    notes: list[str] = []
-    for source in sources:
-        if source.origin == SAMPLE_ORIGIN:
-            rates[source.symbol] = mean_funding_rate(source.series_symbol, interval_hours=interval_hours)
-            continue
-        path, frame = _stored_funding(where, source, rules)
-        if path is None or frame.empty:
-            rates[source.symbol] = 0.0
-            instrument = rules.instrument(source.symbol)
-            since = _day(int(datetime.now(UTC).timestamp() * 1000) - 8 * 86_400_000)
-            notes.append(
-                f"no funding settlements of {source.symbol} in the local store {where.root}: its funding is taken "
-                f"as 0 (bring them: crossmargin data download --venue {rules.name} --symbol "
-                f"{_download_symbol(instrument)} --kind funding --since {since})"
-            )
-            continue
-        rates[source.symbol] = stored_funding_rate(frame, interval_hours=interval_hours)
-        notes.append(
-            f"funding of {source.symbol}: local store {path}, mean of the settlements of the "
-            f"{RECENT_FUNDING_HOURS:g} h to {iso_utc(int(frame['timestamp'].max()))}"
-        )
-    return rates, tuple(notes)
-
-
-def ewma_variance(returns: FloatArray, lam: float = EWMA_LAMBDA) -> tuple[FloatArray, FloatArray]:
-    """Return the EWMA variance before each return and the forecast for the next hour (fraction^2 per hour).
-
-    ``var_t = lam var_{t-1} + (1 - lam) r_{t-1}^2``, started at the mean square of ``returns``
-    (``(hours, symbols)``). Shapes: ``(hours, symbols)`` and ``(symbols,)``.
-    """
-    if not 0 < lam < 1:
-        raise InputError("lam", lam, "a decay in (0, 1)")
-    series = np.asarray(returns, dtype=np.float64)
-    variance = np.empty_like(series)
-    current = np.mean(series**2, axis=0)
-    for t in range(series.shape[0]):
-        variance[t] = current
-        current = lam * current + (1 - lam) * series[t] ** 2
-    return variance, current
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GarchFit:
-    """GARCH(1,1)-t of one symbol's hourly log returns: ``var_t = omega + alpha r_{t-1}^2 + beta var_{t-1}``.
-
-    ``omega`` in fraction^2 per hour; ``nu`` the degrees of freedom of the standardised-t innovations;
-    ``variance`` the fitted conditional variance of each hour and ``next_variance`` the forecast for the
-    hour after the sample (fraction^2 per hour).
-    """
-
-    omega: float
-    alpha: float
-    beta: float
-    nu: float
-    variance: FloatArray
-    next_variance: float
-
-    def horizon_variance(self, hours: int) -> float:
-        """Return the mean forecast variance per hour over the next ``hours`` (fraction^2 per hour)."""
-        total = 0.0
-        current = self.next_variance
-        for _ in range(hours):
-            total += current
-            current = self.omega + (self.alpha + self.beta) * current
-        return total / hours
-
-
-def fit_garch(returns: FloatArray) -> GarchFit:
-    """Return the GARCH(1,1)-t fit (``arch``, zero mean) of one series of hourly log returns (fractions).
-
-    Raises DataError when the optimiser does not converge.
-    """
-    from arch import arch_model  # noqa: PLC0415 - arch is slow to import; only the GARCH paths need it
-
-    series = np.asarray(returns, dtype=np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # arch warns about starting values it then improves on
-        result = arch_model(series * _ARCH_SCALE, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False).fit(
-            disp="off"
-        )
-    if result.convergence_flag != 0:
-        raise DataError(f"GARCH(1,1)-t fit did not converge (flag {result.convergence_flag})")
-    params = result.params
-    omega = float(params["omega"]) / _ARCH_SCALE**2
-    alpha, beta = float(params["alpha[1]"]), float(params["beta[1]"])
-    variance = np.asarray(result.conditional_volatility, dtype=np.float64) ** 2 / _ARCH_SCALE**2
-    return GarchFit(
-        omega=omega,
-        alpha=alpha,
-        beta=beta,
-        nu=float(params["nu"]),
-        variance=variance,
-        next_variance=omega + alpha * float(series[-1]) ** 2 + beta * float(variance[-1]),
-    )
-
-
-class ReturnModel(Protocol):
-    """A joint model of hourly log returns of ``symbols`` (sample names), simulated path by path."""
-
-    @property
-    def name(self) -> str:
-        """Return the model's short name ('fhs', 't', 'garch', 'gaussian')."""
-        ...
-
-    @property
-    def symbols(self) -> tuple[str, ...]:
-        """Return the symbols of the model's columns."""
-        ...
-
-    @property
-    def sigma(self) -> FloatArray:
-        """Return each symbol's volatility for the next hour (fraction per sqrt hour)."""
-        ...
-
-    @property
-    def correlation(self) -> FloatArray:
-        """Return the correlation of the symbols' shocks (used to split hours into steps)."""
-        ...
-
-    def hourly(self, hours: int, paths: int, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
-        """Return log returns and the volatility they were drawn with, each ``(paths, hours, symbols)``."""
-        ...
-
-
-def _cholesky(correlation: FloatArray) -> FloatArray:
-    return np.asarray(np.linalg.cholesky(correlation + 1e-12 * np.eye(len(correlation))), dtype=np.float64)
-
-
-def _check_symbols(symbols: Sequence[str], width: int) -> tuple[str, ...]:
-    names = tuple(symbols)
-    if len(names) != width or len(set(names)) != width:
-        raise InputError("symbols", names, f"{width} distinct names, one per column")
-    return names
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class GaussianModel:
-    """I.i.d. Gaussian log returns with volatility ``sigma`` (fraction per sqrt hour) and zero drift.
-
-    Brownian log prices: the world of the closed form (``risk.leverage``), for tests and comparisons.
-    """
-
-    sigma: FloatArray
-    symbols: tuple[str, ...]
-    correlation: FloatArray
-    name: str = "gaussian"
-
-    @classmethod
-    def of(
-        cls, sigma: float | Sequence[float], symbols: Sequence[str], correlation: FloatArray | None = None
-    ) -> GaussianModel:
-        """Return the model of ``symbols`` with hourly volatilities ``sigma`` (one, or one per symbol)."""
-        names = tuple(symbols)
-        sigmas = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (len(names),)).copy()
-        for value in sigmas:
-            require_positive("sigma", float(value))
-        corr = np.eye(len(names)) if correlation is None else np.asarray(correlation, dtype=np.float64)
-        if corr.shape != (len(names), len(names)):
-            raise InputError("correlation", corr.shape, f"a {len(names)} x {len(names)} matrix")
-        return cls(sigma=sigmas, symbols=_check_symbols(names, len(names)), correlation=corr)
-
-    def hourly(self, hours: int, paths: int, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
-        """Return ``sigma x C eps`` per hour (C the Cholesky factor of the correlation) and the sigmas."""
-        shocks = rng.standard_normal((paths, hours, len(self.symbols))) @ _cholesky(self.correlation).T
-        scale = np.broadcast_to(self.sigma, shocks.shape)
-        return shocks * scale, np.array(scale)
-
-
-def _volatility_path(
-    residuals: Iterator[FloatArray], hours: int, paths: int, start_variance: FloatArray, fits: Sequence[GarchFit]
-) -> tuple[FloatArray, FloatArray]:
-    """Run ``var_{k+1} = omega + alpha r_k^2 + beta var_k`` along paths, ``r_k = sqrt(var_k) z_k``."""
-    omega = np.array([f.omega for f in fits])
-    alpha = np.array([f.alpha for f in fits])
-    beta = np.array([f.beta for f in fits])
-    width = len(fits)
-    returns = np.empty((paths, hours, width))
-    sigmas = np.empty((paths, hours, width))
-    variance = np.broadcast_to(start_variance, (paths, width)).copy()
-    for k in range(hours):
-        sigma = np.sqrt(variance)
-        shock = sigma * next(residuals)
-        returns[:, k] = shock
-        sigmas[:, k] = sigma
-        variance = omega + alpha * shock**2 + beta * variance
-    return returns, sigmas
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class FHSModel:
-    """Filtered historical simulation: bootstrapped joint standardised residuals under a volatility recursion.
-
-    ``residuals`` ``(hours, symbols)`` are the sample's demeaned returns over their filtered volatility;
-    ``filters`` hold each symbol's recursion (EWMA: omega 0, alpha 1 - lambda, beta lambda);
-    ``sigma`` the volatility of the hour after the sample (fraction per sqrt hour).
-    """
-
-    symbols: tuple[str, ...]
-    residuals: FloatArray
-    filters: tuple[GarchFit, ...]
-    sigma: FloatArray
-    correlation: FloatArray
-    filter: Literal["ewma", "garch"] = "ewma"
-    name: str = "fhs"
-
-    @classmethod
-    def from_returns(
-        cls, returns: FloatArray, symbols: Sequence[str], *, filter: Literal["ewma", "garch"] = "ewma"
-    ) -> FHSModel:
-        """Return the model fitted on hourly log ``returns`` ``(hours, symbols)`` (fractions)."""
-        series = np.asarray(returns, dtype=np.float64)
-        names = _check_symbols(symbols, series.shape[1])
-        demeaned = series - series.mean(axis=0)
-        if filter == "ewma":
-            variance, forecast = ewma_variance(demeaned)
-            fits = tuple(
-                GarchFit(
-                    omega=0.0,
-                    alpha=1 - EWMA_LAMBDA,
-                    beta=EWMA_LAMBDA,
-                    nu=math.inf,
-                    variance=variance[:, j],
-                    next_variance=float(forecast[j]),
-                )
-                for j in range(len(names))
-            )
-        elif filter == "garch":
-            fits = tuple(fit_garch(demeaned[:, j]) for j in range(len(names)))
-            variance = np.column_stack([fit.variance for fit in fits])
-        else:
-            raise InputError("filter", filter, "'ewma' or 'garch'")
-        standardised = demeaned / np.sqrt(variance)
-        # A filtered variance is a noisy estimate, so E[r^2 / var] > 1 even when it is unbiased (Jensen):
-        # residuals are scaled to unit variance so the next hour's volatility is the filter's forecast.
-        residuals = standardised / np.sqrt(np.mean(standardised**2, axis=0))
-        residuals.setflags(write=False)
-        return cls(
-            symbols=names,
-            residuals=residuals,
-            filters=fits,
-            sigma=np.sqrt([fit.next_variance for fit in fits]),
-            correlation=np.atleast_2d(np.corrcoef(residuals, rowvar=False)),
-            filter=filter,
-        )
-
-    def hourly(self, hours: int, paths: int, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
-        """Return bootstrapped paths: one residual row (time index) per path and hour, re-scaled."""
-        rows = self.residuals.shape[0]
-        draws = (self.residuals[rng.integers(0, rows, size=paths)] for _ in range(hours))
-        return _volatility_path(draws, hours, paths, self.sigma**2, self.filters)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class StudentTModel:
-    """Multivariate Student-t log returns: ``r = sigma x C eps x sqrt((dof - 2) / W)``, ``W ~ chi2(dof)``.
-
-    One ``W`` per path and hour is shared by all symbols, so large moves come together (tail dependence).
-    ``sigma`` is the sample's hourly volatility (unconditional, fraction per sqrt hour), ``dof`` fitted by
-    maximum likelihood.
-    """
-
-    symbols: tuple[str, ...]
-    sigma: FloatArray
-    correlation: FloatArray
-    dof: float
-    name: str = "t"
-
-    @classmethod
-    def from_returns(cls, returns: FloatArray, symbols: Sequence[str]) -> StudentTModel:
-        """Return the model fitted on hourly log ``returns`` ``(hours, symbols)`` (fractions)."""
-        series = np.asarray(returns, dtype=np.float64)
-        names = _check_symbols(symbols, series.shape[1])
-        demeaned = series - series.mean(axis=0)
-        sigma = demeaned.std(axis=0)
-        standard = demeaned / sigma
-        correlation = np.atleast_2d(np.corrcoef(standard, rowvar=False))
-
-        def loss(dof: float) -> float:
-            shape = correlation * (dof - 2) / dof
-            return -float(np.sum(stats.multivariate_t.logpdf(standard, shape=shape, df=dof)))
-
-        fitted = optimize.minimize_scalar(loss, bounds=(2.05, 100.0), method="bounded")
-        return cls(symbols=names, sigma=sigma, correlation=correlation, dof=float(fitted.x))
-
-    def hourly(self, hours: int, paths: int, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
-        """Return multivariate-t hourly returns with unit-variance shocks scaled by ``sigma``."""
-        shocks = rng.standard_normal((paths, hours, len(self.symbols))) @ _cholesky(self.correlation).T
-        mixing = np.sqrt((self.dof - 2) / rng.chisquare(self.dof, size=(paths, hours, 1)))
-        scale = np.broadcast_to(self.sigma, shocks.shape)
-        return shocks * mixing * scale, np.array(scale)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class GarchModel:
-    """Per-symbol GARCH(1,1)-t simulated forward, innovations joined by their residual correlation.
-
-    Innovations: ``z_i = t_nu_i^-1(Phi(x_i)) sqrt((nu_i - 2) / nu_i)`` with ``x ~ N(0, R)``, R the correlation
-    of the sample's standardised residuals: each symbol keeps its fitted fat tail, the symbols their
-    dependence.
-    """
-
-    symbols: tuple[str, ...]
-    fits: tuple[GarchFit, ...]
-    sigma: FloatArray
-    correlation: FloatArray
-    name: str = "garch"
-
-    @classmethod
-    def from_returns(cls, returns: FloatArray, symbols: Sequence[str]) -> GarchModel:
-        """Return the model fitted on hourly log ``returns`` ``(hours, symbols)`` (fractions)."""
-        series = np.asarray(returns, dtype=np.float64)
-        names = _check_symbols(symbols, series.shape[1])
-        demeaned = series - series.mean(axis=0)
-        fits = tuple(fit_garch(demeaned[:, j]) for j in range(len(names)))
-        residuals = demeaned / np.sqrt(np.column_stack([fit.variance for fit in fits]))
-        return cls(
-            symbols=names,
-            fits=fits,
-            sigma=np.sqrt([fit.next_variance for fit in fits]),
-            correlation=np.atleast_2d(np.corrcoef(residuals, rowvar=False)),
-        )
-
-    def hourly(self, hours: int, paths: int, rng: np.random.Generator) -> tuple[FloatArray, FloatArray]:
-        """Return GARCH paths from the current variance with copula-joined standardised-t innovations."""
-        chol = _cholesky(self.correlation)
-        nu = np.array([fit.nu for fit in self.fits])
-        width = len(self.symbols)
-
-        def innovations() -> Iterator[FloatArray]:
-            while True:
-                gauss = rng.standard_normal((paths, width)) @ chol.T
-                yield special.stdtrit(nu, special.ndtr(gauss)) * np.sqrt((nu - 2) / nu)
-
-        return _volatility_path(innovations(), hours, paths, self.sigma**2, self.fits)
-
-
-@lru_cache(maxsize=16)
-def fit_model(name: str, symbols: tuple[str, ...]) -> ReturnModel:
-    """Return the model ``name`` ('fhs', 't', 'garch') fitted on the sample returns of ``symbols``.
-
-    Raises InputError for an unknown model name (with near matches) or symbol.
-    """
-    return fit_returns(name, sample_returns(symbols), symbols)
-
-
-def fit_returns(name: str, returns: FloatArray, symbols: Sequence[str]) -> ReturnModel:
-    """Return the model ``name`` ('fhs', 't', 'garch') fitted on hourly log ``returns`` ``(hours, symbols)``.
-
-    Raises InputError for an unknown model name.
-    """
-    names = tuple(symbols)
-    if name == "fhs":
-        return FHSModel.from_returns(returns, names)
-    if name == "t":
-        return StudentTModel.from_returns(returns, names)
-    if name == "garch":
-        return GarchModel.from_returns(returns, names)
-    raise InputError("model", name, " | ".join(MODELS), detail=f"unknown model {name!r}")
-
-
-@lru_cache(maxsize=16)
-def _fitted(name: str, history: ReturnHistory) -> ReturnModel:
-    """Return ``fit_returns`` on ``history`` (cached: one history object per set of files and their dates)."""
-    return fit_returns(name, history.returns, history.series)
 
 
 def _split_hours(
@@ -991,7 +186,7 @@ def _split_hours(
     on their sum ``r`` (exact for Brownian motion).
     """
     paths, hours, width = returns.shape
-    noise = rng.standard_normal((paths, hours, steps_per_hour, width)) @ _cholesky(correlation).T
+    noise = rng.standard_normal((paths, hours, steps_per_hour, width)) @ cholesky(correlation).T
     noise *= (sigmas / math.sqrt(steps_per_hour))[:, :, None, :]
     noise -= noise.mean(axis=2, keepdims=True)
     noise += (returns / steps_per_hour)[:, :, None, :]
@@ -1130,7 +325,7 @@ def _marks_market(symbols: tuple[str, ...], marks: Marks) -> MarketData:
         mark_high=row,
         mark_low=row,
         mark_close=row,
-        interval_ms=_HOUR_MS,
+        interval_ms=HOUR_MS,
     )
 
 
@@ -1317,7 +512,7 @@ def _model_columns(symbols: Sequence[str], model: ReturnModel, rules: VenueRules
         if symbol in model.symbols:
             names.append(symbol)
             continue
-        sample = _sample_name(rules.instrument(symbol))
+        sample = sample_name(rules.instrument(symbol))
         if sample is None or sample not in model.symbols:
             raise InputError(
                 "model",
@@ -1418,10 +613,10 @@ def _funding_sources(symbols: Sequence[str], rules: VenueRules, store: DataStore
     """Return, for a given model, where each symbol's funding is read: the sample, else the local store."""
     out = []
     for symbol in symbols:
-        name = _sample_name(rules.instrument(symbol))
+        name = sample_name(rules.instrument(symbol))
         origin = SAMPLE_ORIGIN if name is not None else STORE_ORIGIN
         series_symbol = name if name is not None else plain_symbol(symbol)
-        venue = _SAMPLE_VENUE if name is not None else rules.name
+        venue = SAMPLE_VENUE if name is not None else rules.name
         out.append(
             ReturnSource(
                 symbol=symbol,

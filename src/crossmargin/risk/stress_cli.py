@@ -19,6 +19,7 @@ from rich import box
 from rich.table import Table
 
 from crossmargin.console import fail as _fail
+from crossmargin.console import format_money as _money
 from crossmargin.console import print_whole as _print_whole
 from crossmargin.errors import CrossmarginError, InputError
 from crossmargin.portfolio import Portfolio, load_portfolio
@@ -47,10 +48,6 @@ MOVE_COLUMNS = 5
 _SHORT = {"as_given": "as given", "cross": "cross", "isolated": "isolated"}
 #: Grid letters, one per mode in order, and their colours: as given, what if all cross, what if all isolated.
 _LETTERS = (("as_given", "A", "bold red"), ("cross", "C", "red"), ("isolated", "I", "yellow"))
-
-
-def _money(value: float) -> str:
-    return f"{value:,.2f}" if math.isfinite(value) else "--"
 
 
 def _percent(value: float) -> str:
