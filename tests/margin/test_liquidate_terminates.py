@@ -189,7 +189,8 @@ def test_a_cross_pool_emptied_below_zero_is_reset_by_the_fund() -> None:
     marks = Marks({"BTC": 100_000.0})
     outcome = liquidate(account, marks, rules, slippage=0.015)
     (event,) = outcome.events
-    assert [(f.kind, f.size) for f in event.fills] == [("reduce", pytest.approx(0.4)), ("close", pytest.approx(1.6))]
+    assert [f.kind for f in event.fills] == ["reduce", "close"]
+    assert [f.size for f in event.fills] == pytest.approx([0.4, 1.6])
     assert event.returned == 0.0
     assert event.insurance_fund == pytest.approx(-1_000.0, rel=1e-12)
     assert event.returned + event.insurance_fund + _slippage_cost(event.fills, marks) == pytest.approx(2_000.0)

@@ -4,25 +4,14 @@ Target quantity (risk-methods §3.1): ``p = P(tau <= h)`` with ``tau`` the first
 margin balance falls to its requirement, ``E <= R`` (quote currency). Liquidation is a first-passage event:
 every step of every path is checked, not only the end.
 
-Return models (``risk.return_models``) are fitted on each symbol's hourly mark closes, from the package
-sample or the user's local data store (``risk.history``); each simulates hourly log returns of all the
-portfolio's symbols jointly (§3.3):
-
-- ``FHSModel`` (default), filtered historical simulation: the demeaned hourly log returns are standardised
-  by an EWMA (lambda 0.94) or GARCH(1,1) volatility; whole vectors of standardised residuals (one time index
-  for all symbols, so their dependence is kept) are bootstrapped and re-scaled by the volatility recursion
-  run along the path from the current volatility, so a shock raises the volatility after it.
-- ``StudentTModel``: multivariate Student-t with one shared chi-square per step (joint crashes), the
-  degrees of freedom fitted by maximum likelihood, the sample correlation and unconditional volatility.
-- ``GarchModel``: per-symbol GARCH(1,1) with standardised-t innovations (``arch``), the innovations made
-  dependent through the correlation of the joint standardised residuals (Gaussian copula).
-- ``GaussianModel``: i.i.d. correlated Gaussian returns with a given volatility (the closed form's world).
-
-All models have zero drift in log price (the sample's two-month drift is not a forecast). With
-``steps_per_hour`` k > 1 each simulated hour is split into k steps by a Brownian bridge with that hour's
-volatility: the hourly returns keep their distribution and the path is monitored k times an hour, which
-shrinks the bias of discrete monitoring (§3.4; a Brownian path checked every ``dt`` hours behaves like
-one checked continuously against a barrier farther by ``0.5826 sigma sqrt(dt)``, ``bgk_distance``).
+Return models (``risk.return_models``) are fitted on each symbol's hourly mark closes, from the package sample
+or the user's local data store (``risk.history``); each simulates hourly log returns of all the portfolio's
+symbols jointly (§3.3: filtered historical simulation by default, Student-t, GARCH-t, Gaussian), with zero
+drift in log price. With ``steps_per_hour`` k > 1 each simulated hour is split into k steps by a Brownian
+bridge with that hour's volatility: the hourly returns keep their distribution and the path is monitored k
+times an hour, which shrinks the bias of discrete monitoring (§3.4; a Brownian path checked every ``dt`` hours
+behaves like one checked continuously against a barrier farther by ``0.5826 sigma sqrt(dt)``,
+``bgk_distance``).
 
 Funding (optional): at every settlement (the venue's interval, counted from the start of the path) each
 position pays ``side x size x mark x rate`` out of its pool's wallet on the path's marks; the rate is the
