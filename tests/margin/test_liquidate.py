@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crossmargin.errors import InputError
+from crossmargin.kernels.scan import pool_breached
 from crossmargin.margin import evaluate
 from crossmargin.margin.liquidate import liquidate, pool_breaches
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
@@ -35,8 +36,10 @@ ETH_SHORT = Position(symbol="ETHUSDT", side=Side.SHORT, size=10.0, entry_price=3
 def test_pool_breaches() -> None:
     assert pool_breaches(100.0, 100.0)
     assert not pool_breaches(100.01, 100.0)
-    assert pool_breaches(-1.0, 0.0)
+    assert not pool_breaches(-1.0, 0.0)  # no requirement: ratio 0, never liquidated (the kernels' rule too)
     assert not pool_breaches(0.0, 0.0)
+    assert pool_breached(100.0, 100.0)
+    assert not pool_breached(-1.0, 0.0)
 
 
 def test_healthy_account_is_left_alone(binance: BinanceRules) -> None:

@@ -31,6 +31,7 @@ import numpy as np
 
 from crossmargin.errors import InputError
 from crossmargin.kernels.layout import BookArrays
+from crossmargin.margin.liquidate import pool_breaches
 from crossmargin.sim.market import FloatArray, IntArray, MarketData
 from crossmargin.sim.scan import ScanResult
 
@@ -107,10 +108,8 @@ def exact_sum(values: FloatArray, count: int, partials: FloatArray) -> float:
     return _round(partials, used)
 
 
-@numba.njit(cache=True)
-def pool_breached(equity: float, requirement: float) -> bool:
-    """Return True when a pool with margin balance ``equity`` and ``requirement`` (quote) is liquidated."""
-    return requirement > 0.0 and equity <= requirement
+#: ``margin.liquidate.pool_breaches`` compiled: the one breach rule, ``R > 0 and E <= R`` (quote).
+pool_breached = numba.njit(cache=True)(pool_breaches)
 
 
 @numba.njit(cache=True)

@@ -101,11 +101,10 @@ def pool_breaches(margin_balance: float, requirement: float) -> bool:
 
     Every venue liquidates when the margin balance falls to the maintenance requirement (Binance: margin
     ratio >= 100 %; OKX: health ratio <= 100 %; Hyperliquid: equity < maintenance margin). A pool with no
-    requirement is liquidated only once its balance is negative.
+    requirement has ratio 0 and is never liquidated. This is the one breach rule: the compiled kernels
+    use this very function (``kernels.scan.pool_breached`` is its numba compilation).
     """
-    if requirement <= 0:
-        return margin_balance < 0
-    return margin_balance <= requirement
+    return requirement > 0 and margin_balance <= requirement
 
 
 def _pool_of(state: PositionState) -> str:
