@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crossmargin.kernels.montecarlo import first_breach, first_breach_reference
 from crossmargin.portfolio import all_cross, all_isolated, load_portfolio
 from crossmargin.risk.montecarlo import (
     fit_model,
@@ -26,7 +27,6 @@ from crossmargin.risk.montecarlo import (
     sample_symbol,
     simulate_paths,
 )
-from crossmargin.risk.montecarlo_kernel import first_breach, first_breach_reference
 
 CASE_STUDY = Path(__file__).resolve().parent.parent / "examples" / "case_study.toml"
 PATHS = 100_000

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crossmargin.kernels import pack_book, scan
-from crossmargin.kernels.scan import scan_bars
+from crossmargin.kernels.layout import pack_book
+from crossmargin.kernels.scan import scan, scan_bars
 from crossmargin.model import Account, MarginMode, Position, Side
 from crossmargin.sim.market import FloatArray, MarketData
 from crossmargin.sim.scan import ScanResult, scan_reference

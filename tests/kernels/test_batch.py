@@ -16,9 +16,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from crossmargin.cli.accounts import register
 from crossmargin.errors import BeyondTableError, InputError
 from crossmargin.kernels.batch import BatchResult, pack_accounts, remark, remark_reference
-from crossmargin.kernels.batch_cli import register
 from crossmargin.margin.account import position_states
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.venues import get_rules

@@ -17,9 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crossmargin.errors import DataError, InputError
-from crossmargin.kernels import BookArrays, pack_book, scan
-from crossmargin.kernels.layout import EXTREME_CLOSE, EXTREME_HIGH, EXTREME_LOW
-from crossmargin.kernels.scan import exact_sum, pool_breached, pool_risk
+from crossmargin.kernels.layout import EXTREME_CLOSE, EXTREME_HIGH, EXTREME_LOW, BookArrays, pack_book
+from crossmargin.kernels.scan import exact_sum, pool_breached, pool_risk, scan
 from crossmargin.margin.account import position_states
 from crossmargin.model import Account, Bracket, MarginMode, Marks, Position, Side
 from crossmargin.sim.market import MarketData

@@ -17,7 +17,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from crossmargin.cli.risk import parse_horizon, register
 from crossmargin.errors import BeyondTableError, DataError, InputError
+from crossmargin.kernels.montecarlo import NOT_LIQUIDATED, first_breach, first_breach_reference
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.portfolio import Portfolio, load_portfolio
 from crossmargin.risk.leverage import first_passage_probability, liquidation_distance
@@ -39,8 +41,6 @@ from crossmargin.risk.montecarlo import (
     simulate_paths,
     wilson_interval,
 )
-from crossmargin.risk.montecarlo_cli import parse_horizon, register
-from crossmargin.risk.montecarlo_kernel import NOT_LIQUIDATED, first_breach, first_breach_reference
 from crossmargin.venues import get_rules
 from tests.conftest import REPO
 from tests.strategies import accounts

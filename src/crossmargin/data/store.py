@@ -31,13 +31,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import platformdirs
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crossmargin.data.load import BAR_COLUMNS, FUNDING_COLUMNS, load_bars, load_funding, plain_symbol
 from crossmargin.data.validate import interval_ms, iso_utc
 from crossmargin.errors import DataError, InputError, suggest
+from crossmargin.paths import DATA_DIR_ENV, default_data_dir
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 #: Environment variable that overrides :func:`default_data_dir`.
-DATA_DIR_ENV = "CROSSMARGIN_DATA_DIR"
 #: Kinds of series: last-trade bars, mark-price bars, funding settlements, spot bars.
 KINDS: tuple[str, ...] = ("trades", "mark", "funding", "spot")
 #: Interval label of funding files: settlements are events, not bars.
@@ -63,14 +62,6 @@ SAMPLE_SYMBOLS: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 
 _DATASET_KEY = b"crossmargin.dataset"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def default_data_dir() -> Path:
-    """Return the folder market data is stored in: ``$CROSSMARGIN_DATA_DIR`` if set, else the user data folder."""
-    override = os.environ.get(DATA_DIR_ENV, "").strip()
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_data_dir("crossmargin", appauthor=False))
 
 
 class DataStore:

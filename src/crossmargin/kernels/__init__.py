@@ -1,14 +1,12 @@
 """Compiled (numba) twins of hot paths over struct-of-arrays, each held equal to its plain-Python reference.
 
-- ``layout``: the array layouts (``BookArrays``) and ``pack_book``, which builds them from model values.
+- ``layout``: the array layouts (``MarketData``, ``BookArrays``, the scan's ``Trigger`` and ``ScanResult``)
+  and ``pack_book``, which builds a book's arrays from model values. numpy only: no numba.
 - ``scan``: the backtest's inner loop; reference ``crossmargin.sim.scan.scan_reference``.
+- ``batch``: many accounts re-marked in one pass; reference ``batch.remark_reference``.
+- ``montecarlo``: first liquidation step of each pool on simulated paths; reference
+  ``montecarlo.first_breach_reference``.
 
-Importing this package imports numba; the check path (``margin/``, ``venues/``) never does.
+Importing the package imports none of them: the modules are imported where they are used, so that reading
+market data or packing a book never loads numba.
 """
-
-from __future__ import annotations
-
-from crossmargin.kernels.layout import BookArrays, pack_book
-from crossmargin.kernels.scan import scan
-
-__all__ = ["BookArrays", "pack_book", "scan"]

@@ -12,7 +12,7 @@ by account, in each account's position order: account a holds positions ``offset
 
 Limits: one-way accounts only (``Position.position_side == 'both'``); hedge legs (two positions of one
 symbol in one pool) are refused by ``pack_accounts``. Figures work in the risk view (requirement over
-margin balance, 1 = liquidation), as ``crossmargin.sim.scan.risk_view`` turns every venue's ratio.
+margin balance, 1 = liquidation), as ``crossmargin.margin.pools.risk_view`` turns every venue's ratio.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import numpy as np
 import numpy.typing as npt
 
 from crossmargin.errors import InputError
+from crossmargin.kernels.layout import FloatArray, IntArray
 from crossmargin.kernels.scan import ACCURATE, EPS, exact_sum, pool_breached, pool_risk, requirement_at
 from crossmargin.margin.account import evaluate, position_states
+from crossmargin.margin.pools import risk_view
 from crossmargin.model import Account, Instrument, MarginMode, Marks
 from crossmargin.numeric import NEGLIGIBLE
-from crossmargin.sim.market import FloatArray, IntArray
-from crossmargin.sim.scan import risk_view
 from crossmargin.venues.base import VenueRules
 
 __all__ = ["BatchBook", "BatchResult", "BoolArray", "pack_accounts", "remark", "remark_arrays", "remark_reference"]

@@ -1,5 +1,10 @@
 """Array layouts of the kernels, declared once, field by field, with units.
 
+``MarketData`` holds bars of several symbols on one UTC grid (times are bar open times in ms since the Unix
+epoch; prices in the quote currency; arrays of shape ``(bars, symbols)``; ``mark_*`` the venue's mark
+klines, funding per symbol as times and rates (fraction per settlement, > 0: longs pay shorts)).
+``Trigger`` and ``ScanResult`` are the scan's input triggers and its output.
+
 ``BookArrays`` is an account's book (positions, margin pools, resting triggers) as struct-of-arrays, the
 input of ``crossmargin.kernels.scan``. ``pack_book`` builds it from the plain values of ``crossmargin.model``
 with the figures that do not change while the book is held: each position's requirement schedule (from
@@ -13,18 +18,117 @@ pool_offsets[k + 1]]`` lists the positions of pool k (the cross pool may be empt
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
+from crossmargin.errors import DataError
 from crossmargin.margin.account import position_states
 from crossmargin.model import Account, MarginMode, Marks
-from crossmargin.sim.market import FloatArray, IntArray, MarketData
-from crossmargin.sim.scan import Trigger
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["EXTREME_CLOSE", "EXTREME_HIGH", "EXTREME_LOW", "BookArrays", "pack_book"]
+__all__ = [
+    "EXTREME_CLOSE",
+    "EXTREME_HIGH",
+    "EXTREME_LOW",
+    "BookArrays",
+    "FloatArray",
+    "IntArray",
+    "MarketData",
+    "ScanResult",
+    "Trigger",
+    "pack_book",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class MarketData:
+    """Aligned bars of several symbols (see the module docstring for units and shapes)."""
+
+    times: IntArray
+    symbols: tuple[str, ...]
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    mark_open: FloatArray
+    mark_high: FloatArray
+    mark_low: FloatArray
+    mark_close: FloatArray
+    interval_ms: int
+    funding_times: Mapping[str, IntArray] = field(default_factory=dict)
+    funding_rates: Mapping[str, FloatArray] = field(default_factory=dict)
+    spot_close: FloatArray | None = None
+    marks_from_trades: bool = False
+
+    def __post_init__(self) -> None:
+        bars, width = len(self.times), len(self.symbols)
+        if bars == 0 or width == 0:
+            raise DataError("market data: no bars or no symbols (need at least one bar of one symbol)")
+        if len(set(self.symbols)) != width:
+            raise DataError(f"market data: duplicate symbols in {self.symbols}")
+        if np.any(np.diff(self.times) != self.interval_ms):
+            index = int(np.argmax(np.diff(self.times) != self.interval_ms))
+            raise DataError(
+                f"market data: bars are not every {self.interval_ms} ms after bar {index} "
+                f"(time {int(self.times[index])}): a gap, a duplicate or unsorted times"
+            )
+        arrays: dict[str, FloatArray] = {"open": self.open, "high": self.high, "low": self.low, "close": self.close}
+        arrays |= {"mark_open": self.mark_open, "mark_high": self.mark_high}
+        arrays |= {"mark_low": self.mark_low, "mark_close": self.mark_close}
+        for name, array in arrays.items():
+            if array.shape != (bars, width):
+                raise DataError(f"market data: {name} has shape {array.shape}, expected {(bars, width)}")
+            if not np.all(np.isfinite(array)) or np.any(array <= 0):
+                raise DataError(f"market data: {name} holds a non-finite or non-positive price")
+        if np.any(self.high < self.low) or np.any(self.mark_high < self.mark_low):
+            raise DataError("market data: a bar has high < low")
+
+    @property
+    def bars(self) -> int:
+        """Return the number of bars."""
+        return len(self.times)
+
+    def column(self, symbol: str) -> int:
+        """Return the column of ``symbol``; raise DataError for a symbol not in the data."""
+        try:
+            return self.symbols.index(symbol)
+        except ValueError:
+            raise DataError(f"market data: no bars for {symbol!r} (have {', '.join(self.symbols)})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A resting order's trigger: fires in the first bar whose last-trade range reaches ``price``.
+
+    ``direction`` +1: fires when the bar's high >= price (a buy stop, a short's stop-loss, a long's
+    take-profit, a sell limit); -1: fires when the low <= price.
+    """
+
+    symbol: str
+    price: float
+    direction: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What a scan of bars ``[start, stop)`` found.
+
+    ``event`` is the first bar with a trigger or a worst-case breach (``stop`` when none); ``equity`` and
+    ``ratio`` hold, for bars ``start .. event - 1``, the margin balance at the mark close (quote) and the
+    highest pool margin ratio at the close, as requirement / margin balance (1 = liquidation; 0 when no
+    position is held).
+    """
+
+    event: int
+    equity: FloatArray
+    ratio: FloatArray
+
 
 #: Values of ``BookArrays.extreme``: which mark price of a bar is the worst case of a position's pool.
 EXTREME_LOW = -1

@@ -30,10 +30,8 @@ import numba
 import numpy as np
 
 from crossmargin.errors import InputError
-from crossmargin.kernels.layout import BookArrays
+from crossmargin.kernels.layout import BookArrays, FloatArray, IntArray, MarketData, ScanResult
 from crossmargin.margin.liquidate import pool_breaches
-from crossmargin.sim.market import FloatArray, IntArray, MarketData
-from crossmargin.sim.scan import ScanResult
 
 __all__ = ["ACCURATE", "exact_sum", "pool_breached", "pool_risk", "requirement_at", "scan", "scan_bars"]
 
@@ -260,7 +258,7 @@ def scan_bars(  # noqa: PLR0917, PLR0915 - a compiled kernel over plain arrays (
 def scan(book: BookArrays, market: MarketData, *, start: int, stop: int) -> ScanResult:
     """Scan bars ``[start, stop)`` of ``market`` with ``book`` held; the compiled ``scan_reference``.
 
-    Returns the ``ScanResult`` of ``crossmargin.sim.scan`` (event bar; margin balance in quote and highest
+    Returns the ``ScanResult`` of ``crossmargin.kernels.layout`` (event bar; margin balance in quote and highest
     pool ratio as requirement / margin balance for the bars before it). Raises InputError when ``book``
     was packed for other market columns, or when a non-empty span is outside ``0 .. market.bars``.
     """

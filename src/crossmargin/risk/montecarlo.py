@@ -17,7 +17,7 @@ Funding (optional): at every settlement (the venue's interval, counted from the 
 position pays ``side x size x mark x rate`` out of its pool's wallet on the path's marks; the rate is the
 mean of the sample's last ``RECENT_SETTLEMENTS`` 8-hourly rates of the symbol (a stored symbol: of its
 stored settlements of the last ``RECENT_FUNDING_HOURS``), scaled to the venue's interval. The compiled path
-loop is ``montecarlo_kernel.first_breach``; its plain-Python twin, ``montecarlo_kernel.first_breach_reference``,
+loop is ``kernels.montecarlo.first_breach``; its plain-Python twin, ``kernels.montecarlo.first_breach_reference``,
 is built on ``margin.account.evaluate``.
 
 Paths are drawn in batches of ``BATCH_PATHS``, batch k from the k-th seed spawned from ``seed``: a run is
@@ -47,6 +47,7 @@ from crossmargin.data.store import (
 )
 from crossmargin.errors import InputError
 from crossmargin.kernels.layout import BookArrays, pack_book
+from crossmargin.kernels.montecarlo import NOT_LIQUIDATED, first_breach
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.position import unrealized_pnl
 from crossmargin.model import Account, MarginMode, Marks
@@ -76,7 +77,6 @@ from crossmargin.risk.history import (
     sample_symbol,
     stored_funding_rate,
 )
-from crossmargin.risk.montecarlo_kernel import NOT_LIQUIDATED, first_breach
 from crossmargin.risk.return_models import (
     EWMA_LAMBDA,
     MODELS,

@@ -42,6 +42,7 @@ import pandas as pd
 
 from crossmargin.data.store import DataStore
 from crossmargin.errors import BeyondTableError, InputError
+from crossmargin.kernels.montecarlo import first_breach
 from crossmargin.margin.account import evaluate
 from crossmargin.model import Account, Instrument, MarginMode, Marks, Position, Side
 from crossmargin.numeric import quantise, require_positive
@@ -66,7 +67,6 @@ from crossmargin.risk.montecarlo import (
     sample_returns,
     wilson_interval,
 )
-from crossmargin.risk.montecarlo_kernel import first_breach
 from crossmargin.sim.market import FloatArray
 from crossmargin.venues.base import VenueRules
 

@@ -13,58 +13,17 @@ compiled twin over struct-of-arrays, held equal to it by the tests. Both return 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from crossmargin.kernels.layout import MarketData, ScanResult, Trigger
 from crossmargin.margin.account import evaluate
-from crossmargin.model import Account, MarginMode, Marks
-from crossmargin.sim.market import FloatArray, MarketData
+from crossmargin.margin.pools import pool_keys, risk_view
+from crossmargin.model import Account, Marks
 from crossmargin.venues.base import VenueRules
 
 __all__ = ["ScanResult", "Trigger", "pool_keys", "risk_view", "scan_reference", "worst_marks"]
-
-
-@dataclass(frozen=True, slots=True)
-class Trigger:
-    """A resting order's trigger: fires in the first bar whose last-trade range reaches ``price``.
-
-    ``direction`` +1: fires when the bar's high >= price (a buy stop, a short's stop-loss, a long's
-    take-profit, a sell limit); -1: fires when the low <= price.
-    """
-
-    symbol: str
-    price: float
-    direction: int
-
-
-@dataclass(frozen=True, slots=True)
-class ScanResult:
-    """What a scan of bars ``[start, stop)`` found.
-
-    ``event`` is the first bar with a trigger or a worst-case breach (``stop`` when none); ``equity`` and
-    ``ratio`` hold, for bars ``start .. event - 1``, the margin balance at the mark close (quote) and the
-    highest pool margin ratio at the close, as requirement / margin balance (1 = liquidation; 0 when no
-    position is held).
-    """
-
-    event: int
-    equity: FloatArray
-    ratio: FloatArray
-
-
-def risk_view(rules: VenueRules, ratio: float) -> float:
-    """Return a pool ratio as the venue shows it turned into requirement / margin balance (1 = liquidation)."""
-    if rules.ratio_kind == "risk":
-        return ratio
-    return math.inf if ratio == 0 else 1 / ratio
-
-
-def pool_keys(account: Account) -> list[str]:
-    """Return the pool of each position: 'cross' or 'isolated:i' with i the position's index."""
-    return ["cross" if p.mode is MarginMode.CROSS else f"isolated:{i}" for i, p in enumerate(account.positions)]
 
 
 def worst_marks(account: Account, market: MarketData, bar: int, pools: Sequence[str], pool: str) -> Marks:

@@ -43,9 +43,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
-from crossmargin.data.store import default_data_dir
 from crossmargin.errors import DataError, InputError
 from crossmargin.model import AccountRisk
+from crossmargin.paths import default_data_dir
 from crossmargin.store.models import AlertRecord, BacktestRecord, SnapshotRecord
 
 if TYPE_CHECKING:  # upper layers, named for the type checker only: the store never imports them

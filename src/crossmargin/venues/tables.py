@@ -36,10 +36,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-import platformdirs
-
 from crossmargin.errors import DataError
 from crossmargin.model import Bracket
+from crossmargin.paths import default_data_dir
 from crossmargin.venues.base import validate_maint_amounts
 
 __all__ = [
@@ -148,12 +147,8 @@ class ConvertedTable:
 
 
 def user_tables_dir() -> Path:
-    """Return the user's table folder, ``<data dir>/venues``: ``<data dir>`` is ``$CROSSMARGIN_DATA_DIR`` if set,
-    else the user data folder, as ``crossmargin.data.store.default_data_dir`` resolves it (resolved here without
-    importing that module and its pandas; a test holds the two equal)."""
-    override = os.environ.get("CROSSMARGIN_DATA_DIR", "").strip()
-    root = Path(override).expanduser() if override else Path(platformdirs.user_data_dir("crossmargin", appauthor=False))
-    return root / "venues"
+    """Return the user's table folder, ``<data dir>/venues`` (``crossmargin.paths.default_data_dir``)."""
+    return default_data_dir() / "venues"
 
 
 def shipped_table(filename: str) -> Any:

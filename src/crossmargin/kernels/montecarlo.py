@@ -28,13 +28,12 @@ import numpy as np
 import numpy.typing as npt
 
 from crossmargin.errors import InputError
-from crossmargin.kernels.layout import BookArrays
+from crossmargin.kernels.layout import BookArrays, FloatArray, IntArray
 from crossmargin.kernels.scan import pool_breached, requirement_at
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.funding import funding_payment
+from crossmargin.margin.pools import pool_keys, risk_view
 from crossmargin.model import Account, MarginMode, Marks
-from crossmargin.sim.market import FloatArray, IntArray
-from crossmargin.sim.scan import pool_keys, risk_view
 from crossmargin.venues.base import VenueRules
 
 __all__ = ["NOT_LIQUIDATED", "first_breach", "first_breach_reference", "first_breach_steps"]
