@@ -20,6 +20,7 @@ from crossmargin.data.load import bars_from_ccxt, funding_from_ccxt
 from crossmargin.data.store import FUNDING_INTERVAL, DataStore
 from crossmargin.data.validate import interval_ms, iso_utc
 from crossmargin.errors import InputError, suggest
+from crossmargin.venues.registry import VENUE_INFO
 
 __all__ = [
     "BAR_KINDS",
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 #: Venue name -> ccxt exchange class name (perpetual swaps).
-EXCHANGES: dict[str, str] = {"binance": "binanceusdm", "bybit": "bybit", "okx": "okx", "hyperliquid": "hyperliquid"}
+EXCHANGES: dict[str, str] = {name: info.ccxt_id for name, info in VENUE_INFO.items()}
 #: Kinds of bar series a download can fetch.
 BAR_KINDS: tuple[str, ...] = ("trades", "mark", "spot")
 _HOUR_MS = 3_600_000

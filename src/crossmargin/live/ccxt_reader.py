@@ -50,18 +50,14 @@ from crossmargin.errors import CrossmarginError, DataError, InputError
 from crossmargin.live.base import ReportedFigures, VenueSnapshot, VenueUnavailableError, position_key
 from crossmargin.live.credentials import REQUIRED, Credentials, env_var, known_venue, load_credentials
 from crossmargin.model import Account, MarginMode, Marks, Position, PositionSide, Side
+from crossmargin.venues.registry import VENUE_INFO
 
 __all__ = ["CCXT_EXCHANGES", "CcxtReader"]
 
 logger = logging.getLogger("crossmargin.live")
 
-#: Venue -> ccxt exchange class (USDT/USDC-margined perpetual swaps).
-CCXT_EXCHANGES: dict[str, str] = {
-    "binance": "binanceusdm",
-    "bybit": "bybit",
-    "okx": "okx",
-    "hyperliquid": "hyperliquid",
-}
+#: Venue -> ccxt exchange class (USDT/USDC-margined perpetual swaps), from the venue registry.
+CCXT_EXCHANGES: dict[str, str] = {name: info.ccxt_id for name, info in VENUE_INFO.items()}
 
 #: The ccxt errors worth another try: the network or the venue is momentarily unavailable or throttling.
 _TRANSIENT: tuple[type[Exception], ...] = (
@@ -81,7 +77,7 @@ _URL_QUERY = re.compile(r"(https?://[^\s?]+)\?\S*")
 
 @dataclass(frozen=True, slots=True)
 class _VenueFields:
-    """Where a venue's raw figures live in ccxt's ``info``."""
+    """Where a venue's raw figures live in ccxt's ``info`` (``venues.registry.LiveFields``) and its settle."""
 
     raw_id: str  # venue id of a position / ticker
     raw_mark: str  # mark price of a ticker
@@ -92,10 +88,15 @@ class _VenueFields:
 
 
 _FIELDS: dict[str, _VenueFields] = {
-    "binance": _VenueFields("symbol", "markPrice", "maintMargin", "USDT", {}, {}),
-    "bybit": _VenueFields("symbol", "markPrice", "positionMM", "USDT", {"type": "swap", "subType": "linear"}, {}),
-    "okx": _VenueFields("instId", "markPx", "mmr", "USDT", {}, {"instType": "SWAP"}),
-    "hyperliquid": _VenueFields("coin", "markPx", None, "USDC", {"type": "swap"}, {}),
+    name: _VenueFields(
+        info.live.raw_id,
+        info.live.raw_mark,
+        info.live.maint_margin,
+        info.settle,
+        dict(info.live.ticker_params),
+        dict(info.live.position_params),
+    )
+    for name, info in VENUE_INFO.items()
 }
 
 

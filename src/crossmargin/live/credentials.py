@@ -19,16 +19,12 @@ from dataclasses import dataclass, fields
 from types import ModuleType
 
 from crossmargin.errors import InputError, suggest
+from crossmargin.venues.registry import VENUE_INFO
 
 __all__ = ["REQUIRED", "Credentials", "env_var", "known_venue", "load_credentials"]
 
 #: Venue -> the credential fields it needs to read an account.
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "binance": ("api_key", "api_secret"),
-    "bybit": ("api_key", "api_secret"),
-    "okx": ("api_key", "api_secret", "password"),
-    "hyperliquid": ("wallet",),
-}
+REQUIRED: dict[str, tuple[str, ...]] = {name: info.credential_keys for name, info in VENUE_INFO.items()}
 
 _ENV_SUFFIX = {"api_key": "API_KEY", "api_secret": "API_SECRET", "password": "PASSWORD", "wallet": "WALLET"}
 _KEYRING_SERVICE = "crossmargin"

@@ -34,6 +34,7 @@ from typing import Any
 
 from crossmargin.errors import DataError, InputError
 from crossmargin.live.credentials import REQUIRED, Credentials, env_var, known_venue, load_credentials
+from crossmargin.venues.registry import VENUE_INFO
 from crossmargin.venues.tables import (
     ConvertedTable,
     check_refresh,
@@ -48,7 +49,7 @@ from crossmargin.venues.tables import (
 __all__ = ["RefreshReport", "make_exchange", "refresh_venue"]
 
 #: Venue -> ccxt exchange class.
-_CCXT_CLASSES = {"binance": "binanceusdm", "bybit": "bybit", "okx": "okx", "hyperliquid": "hyperliquid"}
+_CCXT_CLASSES = {name: info.ccxt_id for name, info in VENUE_INFO.items()}
 #: Most pages of Bybit's risk limits read (15 symbols a page: far more than Bybit lists).
 _MAX_PAGES = 500
 _TIMEOUT_MS = 30_000

@@ -24,6 +24,7 @@ from crossmargin.venues.base import (
     shared_settings,
     validate_maint_amounts,
 )
+from crossmargin.venues.registry import VENUE_INFO
 
 __all__ = ["BinanceRules", "validate_maint_amounts"]
 
@@ -76,7 +77,7 @@ def _load() -> BinanceRules:
     clearance = params["liquidation_clearance_fee"]
     return BinanceRules(
         venue="binance",
-        settle="USDT",
+        settle=VENUE_INFO["binance"].settle,
         instruments=MappingProxyType(instruments),
         hedge_mode=True,
         liquidation=LiquidationPolicy(

@@ -25,6 +25,7 @@ from types import MappingProxyType
 from crossmargin.model import Bracket, Instrument, MarginMode, Position
 from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
 from crossmargin.venues.binance import instrument_from_table
+from crossmargin.venues.registry import VENUE_INFO
 
 __all__ = ["BybitRules"]
 
@@ -69,7 +70,7 @@ def _load() -> BybitRules:
     }
     return BybitRules(
         venue="bybit",
-        settle="USDT",
+        settle=VENUE_INFO["bybit"].settle,
         instruments=MappingProxyType(instruments),
         hedge_mode=True,
         liquidation=LiquidationPolicy(style="tier_step_down"),

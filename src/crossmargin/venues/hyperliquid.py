@@ -25,6 +25,7 @@ from typing import Any
 
 from crossmargin.model import Bracket, Instrument
 from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
+from crossmargin.venues.registry import VENUE_INFO
 
 __all__ = ["HyperliquidRules", "tier_brackets"]
 
@@ -79,7 +80,7 @@ def _load() -> HyperliquidRules:
     procedure = params["liquidation_procedure"]
     return HyperliquidRules(
         venue="hyperliquid",
-        settle="USDC",
+        settle=VENUE_INFO["hyperliquid"].settle,
         instruments=MappingProxyType({symbol: _instrument(symbol, e) for symbol, e in table["symbols"].items()}),
         hedge_mode=False,
         liquidation=LiquidationPolicy(

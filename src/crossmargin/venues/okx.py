@@ -27,6 +27,7 @@ from typing import Any
 
 from crossmargin.model import Bracket, Instrument, Position
 from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
+from crossmargin.venues.registry import VENUE_INFO
 
 __all__ = ["OkxRules"]
 
@@ -92,7 +93,7 @@ def _load() -> OkxRules:
     settings = shared_settings(table, params, "tiers")
     return OkxRules(
         venue="okx",
-        settle="USDT",
+        settle=VENUE_INFO["okx"].settle,
         instruments=MappingProxyType({symbol: _instrument(symbol, e) for symbol, e in table["symbols"].items()}),
         hedge_mode=True,
         liquidation=LiquidationPolicy(style="two_tiers_down", fee_rate=settings["taker_rate"]),

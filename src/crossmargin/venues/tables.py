@@ -40,6 +40,7 @@ from crossmargin.errors import DataError
 from crossmargin.model import Bracket
 from crossmargin.paths import default_data_dir
 from crossmargin.venues.base import validate_maint_amounts
+from crossmargin.venues.registry import VENUE_INFO
 
 __all__ = [
     "BTC_SYMBOL",
@@ -68,21 +69,11 @@ __all__ = [
 ]
 
 #: Venue -> its tier file (the same name shipped and in the user's table folder).
-TIER_FILES: dict[str, str] = {
-    "binance": "binance_usdm.json",
-    "bybit": "bybit_linear.json",
-    "okx": "okx_swap.json",
-    "hyperliquid": "hyperliquid_perps.json",
-}
+TIER_FILES: dict[str, str] = {name: info.tier_file for name, info in VENUE_INFO.items()}
 #: Venue -> its BTC perpetual, which a refreshed table must hold.
-BTC_SYMBOL: dict[str, str] = {"binance": "BTCUSDT", "bybit": "BTCUSDT", "okx": "BTC-USDT-SWAP", "hyperliquid": "BTC"}
+BTC_SYMBOL: dict[str, str] = {name: info.btc_symbol for name, info in VENUE_INFO.items()}
 #: Venue -> what its tiers are called, for messages.
-TABLE_NAMES: dict[str, str] = {
-    "binance": "leverage brackets",
-    "bybit": "risk-limit tiers",
-    "okx": "position tiers",
-    "hyperliquid": "margin tiers",
-}
+TABLE_NAMES: dict[str, str] = {name: info.tier_name for name, info in VENUE_INFO.items()}
 #: Venue -> the endpoint a refreshed table is read from (its file-level ``source``).
 SOURCES: dict[str, str] = {
     "binance": "Binance GET /fapi/v1/leverageBracket (notional and leverage brackets of the account's read-only "
