@@ -20,6 +20,7 @@ from crossmargin.errors import DataError, InputError
 from crossmargin.kernels.layout import EXTREME_CLOSE, EXTREME_HIGH, EXTREME_LOW, BookArrays, pack_book
 from crossmargin.kernels.scan import exact_sum, pool_breached, pool_risk, scan
 from crossmargin.margin.account import position_states
+from crossmargin.margin.position import margin_ratio
 from crossmargin.model import Account, Bracket, MarginMode, Marks, Position, Side
 from crossmargin.sim.market import MarketData
 from crossmargin.sim.scan import ScanResult, Trigger, risk_view, scan_reference
@@ -328,7 +329,7 @@ def test_breach_and_ratio_match_the_reference_view_of_either_ratio_kind(venue: s
     rules = get_rules(venue)
     for equity in EDGES:
         for requirement in EDGES:
-            shown = risk_view(rules, rules.margin_ratio(requirement, equity))
+            shown = risk_view(rules, margin_ratio(rules.ratio_kind, requirement, equity))
             assert pool_breached(equity, requirement) == (shown >= 1.0), (equity, requirement)
             assert math.isclose(pool_risk(equity, requirement), shown, rel_tol=REL), (equity, requirement)
             if rules.ratio_kind == "risk":

@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 
 from crossmargin.errors import LeverageError, UnknownSymbolError
+from crossmargin.margin.position import margin_ratio, risk_ratio
 from crossmargin.model import Bracket
-from crossmargin.venues.base import risk_ratio
 from crossmargin.venues.binance import BinanceRules, validate_maint_amounts
 
 #: BTCUSDT tiers as printed in exchange-rules.md §1.1 (read 2026-11-25 from Binance's leverage bracket
@@ -140,4 +140,4 @@ def test_with_brackets_replaces_one_symbol_and_keeps_the_rest(binance: BinanceRu
 )
 def test_risk_ratio(mm: float, balance: float, expected: float) -> None:
     assert risk_ratio(mm, balance) == expected
-    assert BinanceRules.load().margin_ratio(mm, balance) == expected
+    assert margin_ratio(BinanceRules.load().ratio_kind, mm, balance) == expected

@@ -8,9 +8,10 @@ import pytest
 
 from crossmargin.errors import InputError, LeverageError, UnknownSymbolError
 from crossmargin.margin import evaluate
+from crossmargin.margin.position import health_ratio
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.venues import VENUES, get_rules
-from crossmargin.venues.base import health_ratio, validate_maint_amounts
+from crossmargin.venues.base import validate_maint_amounts
 from crossmargin.venues.bybit import BybitRules
 from crossmargin.venues.hyperliquid import HyperliquidRules, tier_brackets
 from crossmargin.venues.okx import OkxRules

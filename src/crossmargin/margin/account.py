@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from crossmargin.errors import InputError
 from crossmargin.margin.liquidation import NO_REQUIREMENT, Leg, solve_pool_price, solve_pool_root
-from crossmargin.margin.position import notional, unrealized_pnl
+from crossmargin.margin.position import initial_margin, maintenance_margin, margin_ratio, notional, unrealized_pnl
 from crossmargin.model import (
     Account,
     AccountRisk,
@@ -36,7 +36,14 @@ from crossmargin.model import (
 )
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["PositionState", "evaluate", "pool_margin_ratio", "position_states"]
+__all__ = [
+    "PositionState",
+    "evaluate",
+    "fixed_requirement",
+    "pool_margin_ratio",
+    "position_initial_margin",
+    "position_states",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +79,17 @@ class PositionState:
 
 def _requirement(schedule: Sequence[Bracket], size: float, mark: float) -> float:
     value = size * mark
-    bracket = next((b for b in schedule if value < b.cap), schedule[-1])
-    return value * bracket.mm_rate - bracket.maint_amount
+    return maintenance_margin(value, next((b for b in schedule if value < b.cap), schedule[-1]))
+
+
+def fixed_requirement(mm: float, bracket: Bracket) -> tuple[Bracket, ...]:
+    """Return the schedule of a requirement fixed at ``mm`` (quote) whatever the mark: rate 0, amount -mm."""
+    return (Bracket(floor=0.0, cap=math.inf, mm_rate=0.0, maint_amount=-mm, max_leverage=bracket.max_leverage),)
+
+
+def position_initial_margin(position: Position, mark: float, rules: VenueRules) -> float:
+    """Return the initial margin (quote) of ``position`` at ``mark``: ``q x im_price / leverage``."""
+    return initial_margin(position.size * rules.im_price(position, mark), position.leverage)
 
 
 def position_states(account: Account, marks: Marks, rules: VenueRules) -> tuple[PositionState, ...]:
@@ -90,8 +106,10 @@ def position_states(account: Account, marks: Marks, rules: VenueRules) -> tuple[
             instrument = rules.instrument(position.symbol)
             rules.check_position(position)
             mark = marks.price(position.symbol)
-            mm, bracket = rules.maintenance(instrument, position, mark, pool_size)
-            schedule = rules.requirement_schedule(instrument, position, pool_size)
+            value, bracket = rules.maintenance_basis(instrument, position, mark, pool_size)
+            mm = maintenance_margin(value, bracket)
+            follows = rules.requirement_follows_mark(position)
+            schedule = rules.requirement_schedule(instrument, position, pool_size) if follows else None
         except InputError as error:
             raise (error.prefixed(f"positions[{index}].") if not error.field.startswith("marks.") else error) from None
         states.append(
@@ -103,9 +121,9 @@ def position_states(account: Account, marks: Marks, rules: VenueRules) -> tuple[
                 upnl=unrealized_pnl(position.side, position.size, position.entry_price, mark),
                 bracket=bracket,
                 mm=mm,
-                im=rules.initial_margin(position, mark),
-                schedule=schedule,
-                requirement=_requirement(schedule, position.size, mark),
+                im=position_initial_margin(position, mark, rules),
+                schedule=fixed_requirement(mm, bracket) if schedule is None else schedule,
+                requirement=mm if schedule is None else _requirement(schedule, position.size, mark),
             )
         )
     return tuple(states)
@@ -142,7 +160,7 @@ def evaluate(account: Account, marks: Marks, rules: VenueRules) -> AccountRisk:
             distance = int(position.side) * (state.mark - liq) / state.mark
         else:  # hedged legs: the pool is liquidated by a move either way; sign by the pool's state now
             distance = math.copysign(abs(state.mark - liq) / state.mark, equity - requirement)
-        ratios.append(rules.margin_ratio(requirement, equity))
+        ratios.append(margin_ratio(rules.ratio_kind, requirement, equity))
         risks.append(
             PositionRisk(
                 symbol=position.symbol,
@@ -174,7 +192,7 @@ def evaluate(account: Account, marks: Marks, rules: VenueRules) -> AccountRisk:
         margin_balance=account.wallet_balance + total_upnl,
         initial_margin=math.fsum(s.im for s in states),
         maintenance_margin=math.fsum(s.mm for s in states),
-        margin_ratio=rules.margin_ratio(math.fsum(s.requirement for s in cross), cross_wallet + cross_upnl),
+        margin_ratio=margin_ratio(rules.ratio_kind, math.fsum(s.requirement for s in cross), cross_wallet + cross_upnl),
         available_balance=max(0.0, cross_wallet + cross_upnl - math.fsum(s.im for s in cross)),
     )
     return AccountRisk(venue=rules.name, account=totals, positions=tuple(risks), pool_ratios=tuple(ratios))

@@ -1,4 +1,4 @@
-"""Per-position margin arithmetic: notional, unrealised PnL, initial and maintenance margin, fees.
+"""Per-position margin arithmetic: notional, unrealised PnL, initial and maintenance margin, fees, ratios.
 
 Pure functions on numbers, no I/O. Money in quote currency, sizes in base units (> 0), the direction as
 ``side`` (+1 long, -1 short), rates as fractions.
@@ -6,9 +6,21 @@ Pure functions on numbers, no I/O. Money in quote currency, sizes in base units 
 
 from __future__ import annotations
 
-from crossmargin.model import Bracket, Side
+import math
 
-__all__ = ["fee", "initial_margin", "maintenance_margin", "notional", "unrealized_pnl"]
+from crossmargin.model import Bracket, Side
+from crossmargin.venues.base import RatioKind
+
+__all__ = [
+    "fee",
+    "health_ratio",
+    "initial_margin",
+    "maintenance_margin",
+    "margin_ratio",
+    "notional",
+    "risk_ratio",
+    "unrealized_pnl",
+]
 
 
 def notional(size: float, price: float) -> float:
@@ -42,3 +54,33 @@ def maintenance_margin(notional_value: float, bracket: Bracket) -> float:
 def fee(notional_value: float, rate: float) -> float:
     """Return the trading fee ``notional x rate`` (quote currency, charged to the wallet)."""
     return notional_value * rate
+
+
+def risk_ratio(maintenance_margin: float, margin_balance: float) -> float:
+    """Return maintenance margin / margin balance (fraction): 0 when safe, 1 at liquidation.
+
+    A pool with no maintenance margin has ratio 0; a pool with maintenance margin and a margin balance
+    <= 0 (bankrupt) has ratio +inf. Used by venues that display risk this way (Binance, Bybit).
+    """
+    if maintenance_margin <= 0:
+        return 0.0
+    if margin_balance <= 0:
+        return math.inf
+    return maintenance_margin / margin_balance
+
+
+def health_ratio(requirement: float, margin_balance: float) -> float:
+    """Return margin balance / requirement (fraction): large when safe, 1 at liquidation (OKX's sense).
+
+    +inf when nothing is required; 0 when the margin balance is <= 0.
+    """
+    if requirement <= 0:
+        return math.inf
+    return max(0.0, margin_balance) / requirement
+
+
+def margin_ratio(kind: RatioKind, requirement: float, margin_balance: float) -> float:
+    """Return a pool's margin ratio as the venue shows it (fraction): ``risk_ratio`` or ``health_ratio`` by ``kind``."""
+    if kind == "health":
+        return health_ratio(requirement, margin_balance)
+    return risk_ratio(requirement, margin_balance)

@@ -43,7 +43,7 @@ import pandas as pd
 from crossmargin.data.store import DataStore
 from crossmargin.errors import BeyondTableError, InputError
 from crossmargin.kernels.montecarlo import first_breach
-from crossmargin.margin.account import evaluate
+from crossmargin.margin.account import evaluate, position_initial_margin
 from crossmargin.model import Account, Instrument, MarginMode, Marks, Position, Side
 from crossmargin.numeric import quantise, require_positive
 from crossmargin.portfolio import Portfolio, all_cross
@@ -544,7 +544,7 @@ def recommend_leverage(
         if position.mode is MarginMode.ISOLATED and position.isolated_margin is not None:
             margin = position.isolated_margin
         else:
-            margin = rules.initial_margin(position, mark)
+            margin = position_initial_margin(position, mark, rules)
         index = order.index(samples[position.symbol])
         sigma = math.sqrt(float(covariance[index, index]))
         row = _position_row(

@@ -5,9 +5,12 @@ policy, each with ``source`` and ``as_of``) plus the few methods in which venues
 
 - ``requirement_schedule``: the maintenance requirement of a position as a function of its notional at
   the mark, as brackets. Liquidation happens where a pool's margin balance falls to the sum of these.
-- ``maintenance``: the maintenance margin the venue shows for a position at a mark, and its bracket.
-- ``initial_margin``: the margin a position takes (at mark on most venues; at entry on Bybit).
-- ``margin_ratio``: how the venue displays the pool's state (risk ratio, or OKX's health ratio).
+- ``maintenance_basis``: the notional maintenance margin is charged on, and its bracket; ``margin/`` computes
+  the margin from them (``margin.position.maintenance_margin``), ``requirement_follows_mark`` says whether
+  the requirement moves with the mark (not on Bybit isolated, fixed at entry).
+- ``im_price``: the price initial margin is valued at (mark on most venues; entry on Bybit isolated).
+- ``ratio_kind``: how the venue displays a pool's state (risk ratio, or OKX's health ratio), computed by
+  ``margin.position.margin_ratio``.
 
 ``TieredRules`` implements these for brackets by notional at the mark (Binance, Hyperliquid); venues
 subclass it and override what differs.
@@ -32,9 +35,7 @@ __all__ = [
     "Sourced",
     "TieredRules",
     "VenueRules",
-    "health_ratio",
     "read_package_json",
-    "risk_ratio",
     "shared_settings",
     "sources_of",
     "validate_maint_amounts",
@@ -141,22 +142,25 @@ class VenueRules(Protocol):
         """
         ...
 
-    def maintenance(
+    def requirement_follows_mark(self, position: Position) -> bool:
+        """Return False where the requirement is fixed when the position opens (Bybit isolated: at entry)."""
+        ...
+
+    def maintenance_basis(
         self, instrument: Instrument, position: Position, mark: float, pool_size: float
     ) -> tuple[float, Bracket]:
-        """Return the maintenance margin (quote) the venue shows for ``position`` at ``mark``, and its bracket."""
+        """Return the notional (quote) the venue charges maintenance margin on at ``mark``, and its bracket.
+
+        ``crossmargin.margin.position.maintenance_margin`` of the two is the maintenance margin shown.
+        """
         ...
 
     def tier_price(self, position: Position, mark: float) -> float:
         """Return the price at which ``position`` is valued to find its bracket (mark; Bybit isolated: entry)."""
         ...
 
-    def initial_margin(self, position: Position, mark: float) -> float:
-        """Return the initial margin (quote) of ``position`` at ``mark``."""
-        ...
-
-    def margin_ratio(self, requirement: float, margin_balance: float) -> float:
-        """Return the venue's displayed margin ratio of a pool (fraction)."""
+    def im_price(self, position: Position, mark: float) -> float:
+        """Return the price (quote) at which initial margin is valued (mark; Bybit isolated: entry)."""
         ...
 
     def with_brackets(self, brackets: Mapping[str, tuple[Bracket, ...]]) -> Self:
@@ -201,29 +205,6 @@ def shared_settings(table: Mapping[str, Any], params: Mapping[str, Any], tables_
         "sources": sources_of(params, {tables_key: Sourced(table["source"], table["as_of"])}),
         "notes": (*table.get("notes", ()), *params.get("notes", ())),
     }
-
-
-def risk_ratio(maintenance_margin: float, margin_balance: float) -> float:
-    """Return maintenance margin / margin balance (fraction): 0 when safe, 1 at liquidation.
-
-    A pool with no maintenance margin has ratio 0; a pool with maintenance margin and a margin balance
-    <= 0 (bankrupt) has ratio +inf. Used by venues that display risk this way (Binance, Bybit).
-    """
-    if maintenance_margin <= 0:
-        return 0.0
-    if margin_balance <= 0:
-        return math.inf
-    return maintenance_margin / margin_balance
-
-
-def health_ratio(requirement: float, margin_balance: float) -> float:
-    """Return margin balance / requirement (fraction): large when safe, 1 at liquidation (OKX's sense).
-
-    +inf when nothing is required; 0 when the margin balance is <= 0.
-    """
-    if requirement <= 0:
-        return math.inf
-    return max(0.0, margin_balance) / requirement
 
 
 def validate_maint_amounts(symbol: str, brackets: tuple[Bracket, ...], *, rel_tol: float = 1e-9) -> None:
@@ -351,20 +332,17 @@ class TieredRules:
         """Return the price at which the position is valued to find its bracket: the mark."""
         return mark
 
-    def maintenance(
+    def requirement_follows_mark(self, position: Position) -> bool:
+        """Return True: the requirement is the maintenance margin at the mark notional."""
+        return True
+
+    def maintenance_basis(
         self, instrument: Instrument, position: Position, mark: float, pool_size: float
     ) -> tuple[float, Bracket]:
-        """Return ``value x mm_rate - maint_amount``, value = size x ``tier_price``, and the bracket of that value."""
+        """Return the value ``size x tier_price`` (quote) and the bracket that holds it."""
         value = position.size * self.tier_price(position, mark)
-        bracket = instrument.bracket_for(value)
-        return value * bracket.mm_rate - bracket.maint_amount, bracket
+        return value, instrument.bracket_for(value)
 
-    def initial_margin(self, position: Position, mark: float) -> float:
-        """Return ``q x mark / leverage`` (quote currency)."""
-        return position.size * mark / position.leverage
-
-    def margin_ratio(self, requirement: float, margin_balance: float) -> float:
-        """Return the pool's ratio as the venue shows it (fraction; see ``ratio_kind``)."""
-        if self.ratio_kind == "health":
-            return health_ratio(requirement, margin_balance)
-        return risk_ratio(requirement, margin_balance)
+    def im_price(self, position: Position, mark: float) -> float:
+        """Return the mark: initial margin is ``q x mark / leverage``."""
+        return mark

@@ -17,12 +17,11 @@ What differs from Binance (the rest is ``TieredRules``):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 
-from crossmargin.model import Bracket, Instrument, MarginMode, Position
+from crossmargin.model import MarginMode, Position
 from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
 from crossmargin.venues.binance import instrument_from_table
 from crossmargin.venues.registry import VENUE_INFO
@@ -46,18 +45,13 @@ class BybitRules(TieredRules):
         """Return the entry price for isolated positions (Bybit's isolated formula), the mark for cross ones."""
         return mark if position.mode is MarginMode.CROSS else position.entry_price
 
-    def requirement_schedule(self, instrument: Instrument, position: Position, pool_size: float) -> tuple[Bracket, ...]:
-        """Return the mark-valued brackets for cross; a constant (MM at entry value) for isolated."""
-        if position.mode is MarginMode.CROSS:
-            return instrument.brackets
-        mm, bracket = self.maintenance(instrument, position, position.entry_price, pool_size)
-        return (Bracket(floor=0.0, cap=math.inf, mm_rate=0.0, maint_amount=-mm, max_leverage=bracket.max_leverage),)
+    def requirement_follows_mark(self, position: Position) -> bool:
+        """Return True for cross; False for isolated, whose requirement is the MM at the entry value."""
+        return position.mode is MarginMode.CROSS
 
-    def initial_margin(self, position: Position, mark: float) -> float:
-        """Return ``q E / L`` for isolated positions (Bybit's position margin), ``q M / L`` for cross."""
-        if position.mode is MarginMode.CROSS:
-            return TieredRules.initial_margin(self, position, mark)
-        return position.entry_notional / position.leverage
+    def im_price(self, position: Position, mark: float) -> float:
+        """Return the mark for cross, the entry price for isolated (Bybit's position margin ``q E / L``)."""
+        return mark if position.mode is MarginMode.CROSS else position.entry_price
 
 
 @lru_cache(maxsize=1)

@@ -57,12 +57,11 @@ class OkxRules(TieredRules):
             ),
         )
 
-    def maintenance(
+    def maintenance_basis(
         self, instrument: Instrument, position: Position, mark: float, pool_size: float
     ) -> tuple[float, Bracket]:
-        """Return ``q x mark x MMR`` with the tier of the pool's size of this swap, and that tier."""
-        tier = instrument.bracket_for(pool_size)
-        return position.size * mark * tier.mm_rate, tier
+        """Return the notional ``q x mark`` and the tier of the pool's size of this swap (no deduction)."""
+        return position.size * mark, instrument.bracket_for(pool_size)
 
 
 def _instrument(symbol: str, entry: Mapping[str, Any]) -> Instrument:
