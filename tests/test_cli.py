@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from crossmargin.cli import app, first_liquidated, risk_json
+from crossmargin.cli import app
+from crossmargin.cli.check import first_liquidated
+from crossmargin.console import risk_json
 from crossmargin.margin.account import evaluate
 from crossmargin.portfolio import all_cross, all_isolated, load_portfolio
 

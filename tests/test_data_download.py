@@ -19,8 +19,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from crossmargin.cli.data import data_app
 from crossmargin.data import download as download_module
-from crossmargin.data.cli import data_app
 from crossmargin.data.download import download_bars, download_funding, make_exchange
 from crossmargin.data.load import load_bars, load_funding
 from crossmargin.data.store import DataStore

@@ -14,7 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from crossmargin.data.cli import data_app
+from crossmargin.cli.data import data_app
 from crossmargin.data.load import load_bars, load_funding
 from crossmargin.data.store import (
     DATA_DIR_ENV,

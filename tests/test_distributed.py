@@ -19,6 +19,7 @@ import typer
 from distributed import Client
 from typer.testing import CliRunner
 
+from crossmargin.cli.sweep import register
 from crossmargin.distributed import (
     chunk_batches,
     client_for,
@@ -31,7 +32,6 @@ from crossmargin.errors import InputError
 from crossmargin.portfolio import load_portfolio
 from crossmargin.risk.montecarlo import BATCH_PATHS, liquidation_probability
 from crossmargin.sim.engine import RunConfig
-from crossmargin.sweep_cli import register
 from tests.conftest import REPO
 
 GRID: dict[str, list[Any]] = {"leverage": [3, 10], "exposure": [2.0, 3.0]}

@@ -1,30 +1,18 @@
-"""What every command shares: the one-line error, strict JSON values, and tables printed uncut.
+"""Pure formats shared by the faces and the reports: money, prices, strict JSON values.
 
-Faces only (``cli.py``, ``data/cli.py``, ``risk/*_cli.py``): nothing here computes a figure.
+No terminal, no exit codes here (those are in ``crossmargin.cli.render``): ``report/`` and ``web/`` import
+this module too, and nothing here computes a figure.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from typing import Any
-
-import typer
-from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table
 
 from crossmargin.model import AccountRisk
 
-__all__ = ["fail", "format_money", "format_price", "jsonable", "print_whole", "risk_json"]
-
-
-def fail(error: Exception, context: str = "") -> typer.Exit:
-    """Print ``error: [context: ]message`` as ONE line on stderr and return the exit (code 2) to raise."""
-    prefix = f"{context}: " if context else ""
-    print(f"error: {prefix}{' '.join(str(error).split())}", file=sys.stderr)
-    return typer.Exit(code=2)
+__all__ = ["format_money", "format_percent", "format_price", "jsonable", "risk_json"]
 
 
 def format_money(value: float | None) -> str:
@@ -52,6 +40,20 @@ def format_price(value: float | None) -> str:
     return f"{value:.6g}"
 
 
+def format_percent(value: float | None, digits: int = 2, *, nan: str = "--", infinite: str = "inf") -> str:
+    """Return a fraction as a percentage with ``digits`` decimals (0.0123 -> '1.23%').
+
+    None prints as '--', NaN as ``nan`` and an infinite value as ``infinite`` (a table says which it means).
+    """
+    if value is None:
+        return "--"
+    if math.isnan(value):
+        return nan
+    if math.isinf(value):
+        return infinite
+    return f"{value * 100:.{digits}f}%"
+
+
 def jsonable(value: Any) -> Any:
     """Return ``value`` with non-finite floats as None, so that the output is strict JSON."""
     if isinstance(value, float):
@@ -61,15 +63,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(item) for item in value]
     return value
-
-
-def print_whole(table: Table) -> None:
-    """Print ``table`` at its natural width even where the terminal is narrower: a figure is never cut."""
-    console = Console()
-    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
-    if needed > console.width:
-        console = Console(width=needed)
-    console.print(table)
 
 
 def risk_json(risk: AccountRisk) -> dict[str, Any]:

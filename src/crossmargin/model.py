@@ -19,6 +19,7 @@ from crossmargin.errors import BeyondTableError, InputError
 from crossmargin.numeric import require_finite, require_positive
 
 __all__ = [
+    "POSITION_SIDES",
     "Account",
     "AccountRisk",
     "AccountTotals",

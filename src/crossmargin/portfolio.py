@@ -23,9 +23,10 @@ misspelt key is never silently ignored.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from crossmargin.errors import InputError, PortfolioFileError, suggest
@@ -35,7 +36,19 @@ from crossmargin.numeric import require_positive
 from crossmargin.venues import get_rules
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["Portfolio", "all_cross", "all_isolated", "load_portfolio", "parse_portfolio"]
+__all__ = [
+    "MODES",
+    "MODE_LABELS",
+    "POSITION_KEYS",
+    "TOP_KEYS",
+    "ModeBooks",
+    "Portfolio",
+    "all_cross",
+    "all_isolated",
+    "compare_modes",
+    "load_portfolio",
+    "parse_portfolio",
+]
 
 TOP_KEYS = ("venue", "wallet_balance", "positions", "marks", "name")
 POSITION_KEYS = (
@@ -195,3 +208,54 @@ def all_isolated(account: Account) -> Account:
             for p in account.positions
         ),
     )
+
+
+#: The books every face shows, in this order: the book as given, then what if all cross, all isolated.
+MODES: tuple[str, ...] = ("as_given", "cross", "isolated")
+#: How people read each of ``MODES``.
+MODE_LABELS: Mapping[str, str] = {
+    "as_given": "as given",
+    "cross": "what if all cross",
+    "isolated": "what if all isolated",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ModeBooks:
+    """The book as given and its recasts (``compare_modes``).
+
+    ``books`` maps each mode asked for, in ``MODES`` order, to its account; 'isolated' is absent when the
+    wallet cannot fund every position isolated, and ``notes`` then says why.
+    """
+
+    books: Mapping[str, Account]
+    notes: tuple[str, ...] = ()
+
+    def same_as(self, mode: str) -> str:
+        """Return the first mode whose book equals ``mode``'s (itself when none before it does)."""
+        book = self.books[mode]
+        return next(m for m, account in self.books.items() if account == book)
+
+
+def compare_modes(account: Account, modes: Sequence[str] = MODES) -> ModeBooks:
+    """Return ``account`` as given, ``all_cross`` and ``all_isolated`` of it, for each of ``modes``.
+
+    Raises InputError (field ``modes``) for a mode not in ``MODES``. When the wallet cannot fund every
+    position isolated, 'isolated' is left out with a note (never silently).
+    """
+    for mode in modes:
+        if mode not in MODES:
+            raise InputError("modes", mode, ", ".join(MODES))
+    books: dict[str, Account] = {}
+    notes: list[str] = []
+    for mode in (m for m in MODES if m in modes):
+        if mode == "as_given":
+            books[mode] = account
+        elif mode == "cross":
+            books[mode] = all_cross(account)
+        else:
+            try:
+                books[mode] = all_isolated(account)
+            except InputError as error:
+                notes.append(f"isolated: not evaluated, the wallet cannot fund every position isolated ({error})")
+    return ModeBooks(books=MappingProxyType(books), notes=tuple(notes))

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from rich.console import Console
 
+from crossmargin.cli.risk import portfolio_margin_table
 from crossmargin.margin.account import evaluate
 from crossmargin.model import Account, Marks, Position, Side
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
@@ -20,7 +21,6 @@ from crossmargin.risk.portfolio_margin import (
     scaled_minimum_charge,
     standalone_margins,
 )
-from crossmargin.risk.stress_cli import portfolio_margin_table
 from crossmargin.venues import get_rules
 from tests.strategies import accounts
 

@@ -15,12 +15,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from crossmargin.cli.risk import parse_probability, register
 from crossmargin.errors import InputError
 from crossmargin.model import Account, Bracket, MarginMode, Marks, Position, Side
 from crossmargin.portfolio import Portfolio, load_portfolio
 from crossmargin.risk.leverage import max_leverage
 from crossmargin.risk.montecarlo import liquidation_probability
-from crossmargin.risk.montecarlo_cli import parse_probability, register
 from crossmargin.risk.safe_leverage import COLUMNS, HOURS_PER_YEAR, closed_form_cap, fresh_isolated, recommend_leverage
 from crossmargin.venues import get_rules
 from tests.conftest import REPO

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from crossmargin.cli.risk import register
 from crossmargin.errors import DataError, InputError
 from crossmargin.margin.account import evaluate
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
@@ -24,7 +25,6 @@ from crossmargin.risk.stress import (
     base_of,
     episode_coverage,
     episodes,
-    grid_heatmap,
     grid_moves,
     historical_scenarios,
     hypothetical_scenarios,
@@ -34,7 +34,6 @@ from crossmargin.risk.stress import (
     stress_grid,
     worst_joint_move,
 )
-from crossmargin.risk.stress_cli import register
 from crossmargin.sim.scan import risk_view
 from crossmargin.venues import get_rules
 from tests.strategies import accounts
@@ -260,7 +259,7 @@ def test_stress_equity_is_evaluate_at_the_shocked_marks(drawn: tuple[Account, Ma
     assert row.equity_after == evaluate(account, shocked, portfolio.rules).account.margin_balance
 
 
-# --- grid and heat map --------------------------------------------------------------------------------
+# --- grid ----------------------------------------------------------------------------------------------
 
 
 def test_stress_grid_equals_direct_evaluate_cell_by_cell(case_study: Portfolio) -> None:
@@ -283,45 +282,6 @@ def test_stress_grid_equals_direct_evaluate_cell_by_cell(case_study: Portfolio) 
                     else marks.price(p.symbol) >= p.liquidation_price
                 )
                 assert (iso_views[k] >= 1) == past
-
-
-def test_heat_map_boundaries_agree_with_evaluate(case_study: Portfolio) -> None:
-    moves = grid_moves(0.9, 0.1)  # wide enough for the cross account to fail (ETH short, BTC long)
-    figure = grid_heatmap(case_study, "BTCUSDT", "ETHUSDT", moves)
-    heat = next(t for t in figure.data if t.type == "heatmap")
-    contours = [t.name for t in figure.data if t.type == "contour"]
-    assert contours == [
-        "as given: a position liquidated",
-        "what if all cross: account liquidated",
-        "what if all isolated: a position liquidated",
-    ]
-    lines = {t.name: np.asarray(t.z) for t in figure.data if t.type == "contour"}
-    cross_z = lines["what if all cross: account liquidated"]
-    isolated_z = lines["what if all isolated: a position liquidated"]
-    np.testing.assert_array_equal(lines["as given: a position liquidated"], cross_z)  # the case study is all cross
-    cross, isolated = all_cross(case_study.account), all_isolated(case_study.account)
-    checked = {"cross": 0, "isolated": 0}
-    for name, z, account, combine in (
-        ("cross", cross_z, cross, all),
-        ("isolated", isolated_z, isolated, any),
-    ):
-        inside = z >= 1.0
-        for i in range(len(moves)):
-            for j in range(len(moves)):
-                neighbours = [
-                    inside[a, b]
-                    for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1))
-                    if 0 <= a < len(moves) and 0 <= b < len(moves)
-                ]
-                if all(n == inside[i, j] for n in neighbours):
-                    continue  # not a boundary cell
-                marks = _shocked(case_study, {"BTCUSDT": moves[j], "ETHUSDT": moves[i]})
-                assert bool(inside[i, j]) == combine(v >= 1 for v in _views(account, marks, case_study))
-                assert heat.z[i][j] == evaluate(account, marks, case_study.rules).account.margin_balance
-                checked[name] += 1
-    assert checked["cross"] > 0
-    assert checked["isolated"] > 0
-    assert "Visual guide" in figure.layout.title.text
 
 
 def test_stress_grid_refuses_symbols_outside_the_portfolio(case_study: Portfolio) -> None:
@@ -455,10 +415,6 @@ def test_grid_as_given_equals_direct_evaluate_cell_by_cell(mixed: Portfolio) -> 
     eth_up = moves.index(0.1)
     assert grid.as_given_liquidated[eth_up].all()  # ETH +10 %: past the as-given 7.9 %, whatever BTC does
     assert not grid.cross_liquidated[eth_up].any()
-    figure = grid_heatmap(mixed, "BTCUSDT", "ETHUSDT", moves)
-    as_given = next(t for t in figure.data if t.type == "contour")
-    assert as_given.name == "as given: a position liquidated"
-    assert (np.asarray(as_given.z) >= 1).tolist() == grid.as_given_liquidated.tolist()
     payload = grid.to_json()
     assert payload["as_given_liquidated"] == grid.as_given_liquidated.tolist()
     assert {"cross_ratio", "isolated_ratio", "cross_liquidated", "isolated_liquidated"} <= set(payload)

@@ -13,9 +13,9 @@ import typer
 from scipy.stats import chi2
 from typer.testing import CliRunner
 
+from crossmargin.cli.risk import register
 from crossmargin.errors import InputError, LeverageError, UnknownSymbolError
 from crossmargin.risk.forecast import load_daily
-from crossmargin.risk.forecast_cli import register
 from crossmargin.risk.validate import (
     brier_score,
     calibration_report,

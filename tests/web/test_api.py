@@ -13,13 +13,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from crossmargin.cli import app as cli_app
-from crossmargin.cli import risk_json
+from crossmargin.cli.serve import register
+from crossmargin.console import risk_json
 from crossmargin.margin.account import evaluate
 from crossmargin.portfolio import all_cross, all_isolated, parse_portfolio
 from crossmargin.risk.stress import stress_grid
-from crossmargin.web import create_app
-from crossmargin.web.app import STATIC
-from crossmargin.web.serve_cli import register
+from crossmargin.web.app import STATIC, create_app
 
 CASE_STUDY = Path(__file__).resolve().parents[2] / "examples" / "case_study.toml"
 #: The case study's ETH short, and the same short isolated on 2,300 USDT (entry notional / leverage: 2,104.65).

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
-from crossmargin.web import create_app
+from crossmargin.web.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).with_name("artifacts")

@@ -14,8 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from crossmargin.console import format_price
-from crossmargin.web import create_app
-from crossmargin.web.app import STATIC
+from crossmargin.web.app import STATIC, create_app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NODE = shutil.which("node")

@@ -8,11 +8,10 @@ low, close`` (float64, quote currency) and ``volume`` (float64, base units). Fun
 - ``validate``: :func:`validate_bars`, :func:`validate_funding`, :func:`interval_ms`;
 - ``store``: :class:`DataStore`, :func:`default_data_dir`, and the shipped real sample
   (:func:`sample_frames`, :func:`sample_funding`, :func:`sample_path`);
-- ``download``: :func:`download_bars`, :func:`download_funding`, :func:`make_exchange`;
-- ``cli``: the ``crossmargin data`` commands.
+- ``download``: :func:`download_bars`, :func:`download_funding`, :func:`make_exchange`.
 
-The names below are imported on first use, so that importing ``crossmargin.data.cli`` (which every
-``crossmargin`` command does) does not load pandas, pyarrow or ccxt.
+The ``crossmargin data`` commands are in ``crossmargin.cli.data``. The names below are imported on first use,
+so that importing this package does not load pandas, pyarrow or ccxt.
 """
 
 from __future__ import annotations

@@ -34,7 +34,17 @@ from crossmargin.model import Account, Instrument, MarginMode, Marks
 from crossmargin.numeric import NEGLIGIBLE
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["BatchBook", "BatchResult", "BoolArray", "pack_accounts", "remark", "remark_arrays", "remark_reference"]
+__all__ = [
+    "CHUNKS",
+    "BatchBook",
+    "BatchResult",
+    "BoolArray",
+    "ByteArray",
+    "pack_accounts",
+    "remark",
+    "remark_arrays",
+    "remark_reference",
+]
 
 #: Accounts are re-marked in this many chunks, spread over numba's threads (each chunk has its own scratch).
 CHUNKS = 256

@@ -33,7 +33,16 @@ from crossmargin.errors import InputError
 from crossmargin.kernels.layout import BookArrays, FloatArray, IntArray, MarketData, ScanResult
 from crossmargin.margin.liquidate import pool_breaches
 
-__all__ = ["ACCURATE", "exact_sum", "pool_breached", "pool_risk", "requirement_at", "scan", "scan_bars"]
+__all__ = [
+    "ACCURATE",
+    "EPS",
+    "exact_sum",
+    "pool_breached",
+    "pool_risk",
+    "requirement_at",
+    "scan",
+    "scan_bars",
+]
 
 #: Relative error bound (fraction) below which a plain sum is recorded instead of the exact one.
 ACCURATE = 1e-13

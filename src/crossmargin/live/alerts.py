@@ -38,7 +38,18 @@ from typing import Any, Literal
 from crossmargin.errors import InputError, PortfolioFileError, suggest
 from crossmargin.numeric import require_positive
 
-__all__ = ["DEFAULT_RULES", "Alert", "AlertBook", "Rule", "Subject", "deliver_webhook", "load_rules"]
+__all__ = [
+    "DEFAULT_RULES",
+    "KINDS",
+    "LOG",
+    "Alert",
+    "AlertBook",
+    "Rule",
+    "RuleKind",
+    "Subject",
+    "deliver_webhook",
+    "load_rules",
+]
 
 RuleKind = Literal["margin_ratio_above", "distance_below", "no_stop_loss", "leverage_above", "stale_data_above"]
 KINDS: tuple[RuleKind, ...] = (

@@ -52,7 +52,11 @@ from crossmargin.live.credentials import REQUIRED, Credentials, env_var, known_v
 from crossmargin.model import Account, MarginMode, Marks, Position, PositionSide, Side
 from crossmargin.venues.registry import VENUE_INFO
 
-__all__ = ["CCXT_EXCHANGES", "CcxtReader"]
+__all__ = [
+    "CCXT_EXCHANGES",
+    "CcxtReader",
+    "logger",
+]
 
 logger = logging.getLogger("crossmargin.live")
 

@@ -21,7 +21,13 @@ from crossmargin.model import AccountRisk
 from crossmargin.sim.scan import risk_view
 from crossmargin.venues import get_rules
 
-__all__ = ["Monitor", "PositionRow", "Tick"]
+__all__ = [
+    "LOG",
+    "AlertSink",
+    "Monitor",
+    "PositionRow",
+    "Tick",
+]
 
 LOG = logging.getLogger("crossmargin.alerts")
 

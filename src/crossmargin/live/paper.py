@@ -29,7 +29,11 @@ from crossmargin.sim.market import MarketData, market_from_frames
 from crossmargin.sim.scan import pool_keys, risk_view, worst_marks
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["PaperVenue", "paper_from_episode"]
+__all__ = [
+    "FIVE_MINUTE",
+    "PaperVenue",
+    "paper_from_episode",
+]
 
 
 class PaperVenue:

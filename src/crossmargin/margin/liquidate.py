@@ -42,7 +42,14 @@ from crossmargin.margin.account import PositionState, position_states
 from crossmargin.model import Account, MarginMode, Marks, Position
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["LiquidationEvent", "LiquidationFill", "LiquidationOutcome", "liquidate", "pool_breaches"]
+__all__ = [
+    "FillKind",
+    "LiquidationEvent",
+    "LiquidationFill",
+    "LiquidationOutcome",
+    "liquidate",
+    "pool_breaches",
+]
 
 FillKind = Literal["reduce", "close", "takeover"]
 

@@ -14,7 +14,11 @@ from plotly.subplots import make_subplots
 
 from crossmargin.sim.result import BacktestResult
 
-__all__ = ["backtest_figure", "save_figure"]
+__all__ = [
+    "COLORS",
+    "backtest_figure",
+    "save_figure",
+]
 
 COLORS = {"cross": "#1f77b4", "isolated": "#d62728"}
 

@@ -52,7 +52,7 @@ from crossmargin.margin.account import evaluate
 from crossmargin.margin.position import unrealized_pnl
 from crossmargin.model import Account, MarginMode, Marks
 from crossmargin.numeric import require_positive
-from crossmargin.portfolio import Portfolio, all_cross, all_isolated
+from crossmargin.portfolio import Portfolio, all_cross, compare_modes
 from crossmargin.progress import stderr_progress
 from crossmargin.risk.history import (
     HOUR_MS,
@@ -333,16 +333,12 @@ def _pool_labels(account: Account) -> list[str]:
 
 
 def _books(account: Account) -> tuple[dict[str, Account], list[str]]:
-    books = {"cross": all_cross(account)}
-    notes = []
-    try:
-        books["isolated"] = all_isolated(account)
-    except InputError as error:
-        notes.append(f"isolated not simulated: {error}")
-    modes = {p.mode for p in account.positions}
-    if len(modes) > 1:
+    """Return the books simulated on the same paths: all cross, all isolated, and as given when it mixes modes."""
+    compared = compare_modes(account)
+    books = {mode: book for mode, book in compared.books.items() if mode != "as_given"}
+    if len({p.mode for p in account.positions}) > 1:  # otherwise it is one of the recasts
         books["as given"] = account
-    return books, notes
+    return books, list(compared.notes)
 
 
 def batch_count(paths: int) -> int:

@@ -11,7 +11,8 @@ scenario's ``others`` move). Three sources of scenarios:
   lowest: one simultaneous snapshot);
 - **hypothetical** (§2.3): venue grids (OKX MR1 edge, MR6 extreme moves, Deribit/Paradex extended moves),
   correlation breaks, alt-beta blow-outs, mark/index divergence, a stablecoin depeg;
-- **grids** (``shock_grid``): two symbols moved over a 2-D grid, the rest held.
+- **grids** (``shock_grid``): two symbols moved over a 2-D grid, the rest held (``stress_grid`` evaluates
+  one; its heat map is drawn by ``report.stress_figure``).
 
 ``run_stress`` evaluates every scenario with ``crossmargin.margin.evaluate`` (equity after, pool ratios,
 which positions' pools breach) and ``crossmargin.margin.liquidate`` (what the venue's liquidation leaves
@@ -31,7 +32,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,19 +43,23 @@ from crossmargin.errors import DataError, InputError, suggest
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.liquidate import liquidate
 from crossmargin.model import Account, Marks, Position
-from crossmargin.portfolio import Portfolio, all_cross, all_isolated
+from crossmargin.portfolio import MODE_LABELS, MODES, Portfolio, compare_modes
 from crossmargin.risk.portfolio_margin import load_pm_params
 from crossmargin.sim.scan import risk_view
 from crossmargin.venues.base import VenueRules
 
-if TYPE_CHECKING:
-    import plotly.graph_objects as go
-
 __all__ = [
+    "CORRELATION_BREAKS",
+    "EXTENDED_MOVES",
+    "MARK_DIVERGENCE",
+    "MAX_STEPS",
     "MODES",
     "MODE_LABELS",
+    "QUOTES",
+    "BoolArray",
     "Episode",
     "EpisodeBars",
+    "FloatArray",
     "Scenario",
     "StressGrid",
     "StressReport",
@@ -62,8 +67,6 @@ __all__ = [
     "base_of",
     "episode_coverage",
     "episodes",
-    "grid_figure",
-    "grid_heatmap",
     "grid_moves",
     "historical_scenarios",
     "hypothetical_scenarios",
@@ -79,14 +82,8 @@ BoolArray = npt.NDArray[np.bool_]
 
 #: Quote currencies stripped from a venue symbol to find its base ('BTCUSDT' -> 'BTC').
 QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD")
-#: Ratios above this are drawn at this value in the heat map's contour traces (inf = bankrupt pool).
-RATIO_CAP = 10.0
 #: The most grid points on each side of zero that ``grid_moves`` accepts.
 MAX_STEPS = 100
-#: The books every stress result lists, in order: the portfolio as given, then the two recasts.
-MODES = ("as_given", "cross", "isolated")
-#: What each mode is called where people read it.
-MODE_LABELS = {"as_given": "as given", "cross": "what if all cross", "isolated": "what if all isolated"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -624,22 +621,10 @@ def run_stress(
     book as given (an all-cross book recast cross) is evaluated once and its rows copied. Raises InputError
     (field ``modes``) for a mode that is not one of ``MODES``.
     """
-    for mode in modes:
-        if mode not in MODES:
-            raise InputError("modes", mode, ", ".join(MODES))
     rules, marks = portfolio.rules, portfolio.marks
-    books: dict[str, Account] = {}
-    notes: list[str] = []
-    if "as_given" in modes:
-        books["as_given"] = portfolio.account
-    if "cross" in modes:
-        books["cross"] = all_cross(portfolio.account)
-    if "isolated" in modes:
-        try:
-            books["isolated"] = all_isolated(portfolio.account)
-        except InputError as error:
-            notes.append(f"isolated: not evaluated, the wallet cannot fund every position isolated ({error})")
-    same = {mode: next(m for m in books if books[m] == account) for mode, account in books.items()}
+    compared = compare_modes(portfolio.account, modes)
+    books, notes = compared.books, list(compared.notes)
+    same = {mode: compared.same_as(mode) for mode in books}
     before = {mode: _equity(account, marks, rules) for mode, account in books.items()}
     listed = tuple(scenarios)
     rows: list[StressRow] = []
@@ -781,106 +766,3 @@ def stress_grid(
         isolated_equity_left=grid("isolated", lambda row: row.equity_left),
         notes=report.notes,
     )
-
-
-def _capped(ratio: FloatArray) -> FloatArray:
-    """Return ``ratio`` with inf (bankrupt) and anything above ``RATIO_CAP`` drawn at the cap; NaN as 0."""
-    return np.minimum(np.nan_to_num(ratio, nan=0.0, posinf=RATIO_CAP), RATIO_CAP)
-
-
-def grid_figure(grid: StressGrid) -> go.Figure:
-    """Return the heat map of equity after each move, with the three books' liquidation boundaries.
-
-    Colour: margin balance after the move (quote currency; the scale is centred on today's). Contour lines
-    where the ratio reaches 1: thick purple, a pool of the book as given is liquidated; black, what if all
-    cross: the cross account is; red dashed, what if all isolated: the first isolated position is. Hover
-    gives what each book keeps after the venue's liquidation.
-    """
-    import plotly.graph_objects as go  # noqa: PLC0415  (plotly is heavy; only the figure needs it)
-
-    moves = np.asarray(grid.moves)
-    custom = np.dstack(
-        [
-            grid.as_given_equity_left,
-            grid.cross_equity_left,
-            grid.isolated_equity_left,
-            grid.as_given_ratio,
-            grid.cross_ratio,
-            grid.isolated_ratio,
-        ]
-    )
-    figure = go.Figure()
-    figure.add_trace(
-        go.Heatmap(
-            x=moves,
-            y=moves,
-            z=grid.equity_after,
-            zmid=grid.equity_before,
-            colorscale="RdYlGn",
-            colorbar={"title": {"text": f"equity after ({grid.settle})"}},
-            customdata=custom,
-            hovertemplate=(
-                f"{grid.x_symbol} %{{x:+.1%}}<br>{grid.y_symbol} %{{y:+.1%}}<br>equity after %{{z:,.2f}}"
-                "<br>as given: max ratio %{customdata[3]:.2f}, left after liquidation %{customdata[0]:,.2f}"
-                "<br>what if all cross: ratio %{customdata[4]:.2f}, left after liquidation %{customdata[1]:,.2f}"
-                "<br>what if all isolated: max ratio %{customdata[5]:.2f}, left after liquidation "
-                "%{customdata[2]:,.2f}<extra></extra>"
-            ),
-            name="equity after",
-        )
-    )
-    # As given first and widest, so that a recast on the same boundary (an all-cross book) draws over it.
-    boundaries = (
-        ("as given: a position liquidated", grid.as_given_ratio, "#6a3d9a", "solid", 7),
-        ("what if all cross: account liquidated", grid.cross_ratio, "black", "solid", 3),
-        ("what if all isolated: a position liquidated", grid.isolated_ratio, "#d62728", "dash", 3),
-    )
-    for name, ratio, color, dash, width in boundaries:
-        figure.add_trace(
-            go.Contour(
-                x=moves,
-                y=moves,
-                z=_capped(ratio),
-                autocontour=False,
-                contours={"start": 1.0, "end": 1.0, "size": 1.0, "coloring": "lines", "showlabels": False},
-                colorscale=[[0.0, color], [1.0, color]],
-                line={"width": width, "dash": dash},
-                showscale=False,
-                showlegend=True,
-                name=name,
-                hoverinfo="skip",
-            )
-        )
-    figure.add_trace(
-        go.Scatter(x=[0.0], y=[0.0], mode="markers", marker={"symbol": "x", "size": 12, "color": "black"}, name="today")
-    )
-    states = []
-    for mode, flags in (
-        ("as_given", grid.as_given_liquidated),
-        ("cross", grid.cross_liquidated),
-        ("isolated", grid.isolated_liquidated),
-    ):
-        if not flags.any():
-            states.append(f"{MODE_LABELS[mode]}: no liquidation inside the grid")
-    subtitle = (
-        f"{grid.venue}: {grid.x_symbol} and {grid.y_symbol} moved from today's marks, others held; colour = "
-        f"margin balance after the move ({grid.settle})" + ("; " + "; ".join(states) if states else "")
-    )
-    figure.update_layout(
-        title={
-            "text": "Visual guide to collateral: the book as given, and what if all cross or all isolated"
-            f"<br><sup>{subtitle}</sup>"
-        },
-        xaxis={"title": {"text": f"{grid.x_symbol} move"}, "tickformat": "+.0%"},
-        yaxis={"title": {"text": f"{grid.y_symbol} move"}, "tickformat": "+.0%"},
-        legend={"orientation": "h", "y": -0.15},
-        height=720,
-        width=900,
-        template="plotly_white",
-    )
-    return figure
-
-
-def grid_heatmap(portfolio: Portfolio, x_symbol: str, y_symbol: str, moves: Sequence[float]) -> go.Figure:
-    """Return ``grid_figure`` of ``stress_grid(portfolio, x_symbol, y_symbol, moves)``; save it with ``save_figure``."""
-    return grid_figure(stress_grid(portfolio, x_symbol, y_symbol, moves))

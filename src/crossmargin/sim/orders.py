@@ -25,7 +25,13 @@ from crossmargin.errors import InputError
 from crossmargin.model import MarginMode, Side
 from crossmargin.numeric import require_positive
 
-__all__ = ["Order", "OrderType", "fill_price", "trigger_direction"]
+__all__ = [
+    "ORDER_TYPES",
+    "Order",
+    "OrderType",
+    "fill_price",
+    "trigger_direction",
+]
 
 OrderType = Literal["market", "limit", "stop", "take_profit"]
 ORDER_TYPES: tuple[OrderType, ...] = ("market", "limit", "stop", "take_profit")

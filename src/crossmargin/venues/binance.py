@@ -26,7 +26,13 @@ from crossmargin.venues.base import (
 )
 from crossmargin.venues.registry import VENUE_INFO
 
-__all__ = ["BinanceRules", "validate_maint_amounts"]
+__all__ = [
+    "BRACKETS_FILE",
+    "PARAMS_FILE",
+    "BinanceRules",
+    "instrument_from_table",
+    "validate_maint_amounts",
+]
 
 BRACKETS_FILE = "binance_usdm.json"
 PARAMS_FILE = "binance_usdm_params.json"

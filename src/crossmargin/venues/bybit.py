@@ -26,7 +26,11 @@ from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package
 from crossmargin.venues.binance import instrument_from_table
 from crossmargin.venues.registry import VENUE_INFO
 
-__all__ = ["BybitRules"]
+__all__ = [
+    "PARAMS_FILE",
+    "TIERS_FILE",
+    "BybitRules",
+]
 
 TIERS_FILE = "bybit_linear.json"
 PARAMS_FILE = "bybit_linear_params.json"

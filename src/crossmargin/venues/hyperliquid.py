@@ -27,7 +27,12 @@ from crossmargin.model import Bracket, Instrument
 from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
 from crossmargin.venues.registry import VENUE_INFO
 
-__all__ = ["HyperliquidRules", "tier_brackets"]
+__all__ = [
+    "PARAMS_FILE",
+    "TIERS_FILE",
+    "HyperliquidRules",
+    "tier_brackets",
+]
 
 TIERS_FILE = "hyperliquid_perps.json"
 PARAMS_FILE = "hyperliquid_perps_params.json"

@@ -29,7 +29,11 @@ from crossmargin.model import Bracket, Instrument, Position
 from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
 from crossmargin.venues.registry import VENUE_INFO
 
-__all__ = ["OkxRules"]
+__all__ = [
+    "PARAMS_FILE",
+    "TIERS_FILE",
+    "OkxRules",
+]
 
 TIERS_FILE = "okx_swap.json"
 PARAMS_FILE = "okx_swap_params.json"

@@ -47,6 +47,7 @@ __all__ = [
     "MAX_DROPPED_FRACTION",
     "SOURCES",
     "STALE_AFTER_DAYS",
+    "TABLE_NAMES",
     "TIER_FILES",
     "ConvertedTable",
     "TableOrigin",

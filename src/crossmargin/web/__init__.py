@@ -1,5 +1,4 @@
-"""The web face: a FastAPI JSON API over crossmargin's functions and the static pages that draw it."""
+"""The web face: a FastAPI JSON API over crossmargin's functions and the static pages that draw it.
 
-from crossmargin.web.app import create_app
-
-__all__ = ["create_app"]
+The app is in ``crossmargin.web.app`` (``create_app``); importing this package does not import FastAPI.
+"""

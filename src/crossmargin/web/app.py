@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crossmargin.console import jsonable, risk_json
 from crossmargin.errors import CrossmarginError, InputError
+from crossmargin.examples import CASE_STUDY, PAPER_CRASH, example_path
 from crossmargin.live.monitor import Monitor
 from crossmargin.live.paper import paper_from_episode
 from crossmargin.margin.account import evaluate
@@ -39,10 +40,33 @@ from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest
 from crossmargin.store import Store
 from crossmargin.venues import get_rules
 
-__all__ = ["EXAMPLES", "create_app"]
+__all__ = [
+    "EXAMPLES",
+    "FAN_PATHS",
+    "FAN_QUANTILES",
+    "LARGEST",
+    "MAX_PATH_HOURS",
+    "MAX_WEB_PATHS",
+    "PAPER_EPISODE",
+    "STATIC",
+    "BacktestIn",
+    "Credentials",
+    "Money",
+    "MonteCarloIn",
+    "PortfolioIn",
+    "PositionIn",
+    "Positive",
+    "StressGridIn",
+    "Symbol",
+    "backtest_series",
+    "check",
+    "create_app",
+    "equity_fan",
+    "monitor_events",
+]
 
-#: The repository's example portfolios (the pages' defaults and the paper replay's book).
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+#: The example portfolios shipped in the package (the pages' defaults and the paper replay's book).
+EXAMPLES = example_path(CASE_STUDY).parent
 #: The crash the paper monitor replays (5m bars shipped in ``crossmargin/live/data``).
 PAPER_EPISODE = "2025-10-10"
 #: Most Monte Carlo paths one request may ask for (the API's cap, far below the library's).
@@ -142,7 +166,7 @@ def _error(status: int, error: CrossmarginError) -> JSONResponse:
 def _example_text(name: str) -> str:
     path = EXAMPLES / name
     if not path.is_file():
-        raise InputError("example", name, "an example shipped in the repository's examples/ folder")
+        raise InputError("example", name, "an example shipped in the package (crossmargin/examples/)")
     return path.read_text(encoding="utf-8")
 
 
@@ -200,7 +224,7 @@ def backtest_series(strategy: str, mode: str) -> dict[str, Any]:
 
 def monitor_events(ticks: int | None) -> Iterator[str]:
     """Yield one server-sent event per paper-monitor tick of the crash replay (margin ratio as a fraction)."""
-    portfolio = load_portfolio(EXAMPLES / "paper_crash.toml")
+    portfolio = load_portfolio(EXAMPLES / PAPER_CRASH)
     venue = paper_from_episode(portfolio, PAPER_EPISODE)
     monitor = Monitor(reader=venue)
     count = 0
@@ -266,7 +290,7 @@ def create_app(*, token: str | None = None, store_url: str | None = None) -> Fas
     @api.get("/example")
     def example() -> dict[str, Any]:
         """Return examples/case_study.toml: its text and the same portfolio as JSON (the editor's default)."""
-        text = _example_text("case_study.toml")
+        text = _example_text(CASE_STUDY)
         return {"name": "case_study.toml", "toml": text, "portfolio": tomllib.loads(text)}
 
     @api.post("/check")

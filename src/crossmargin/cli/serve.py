@@ -1,4 +1,7 @@
-"""``crossmargin serve``: run the web dashboard with uvicorn, on 127.0.0.1 unless a token guards it."""
+"""``crossmargin serve``: run the web dashboard with uvicorn, on 127.0.0.1 unless a token guards it.
+
+FastAPI and uvicorn are imported inside the command.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import os
 from typing import Annotated
 
 import typer
+
+from crossmargin.cli.render import fail
 
 __all__ = ["LOCAL_HOSTS", "register"]
 
@@ -31,10 +36,7 @@ def register(app: typer.Typer) -> None:
         """Serve the dashboard: JSON API (OpenAPI at /openapi.json) and pages with offline plotly.js."""
         secret = token or os.environ.get("CROSSMARGIN_TOKEN") or None
         if host not in LOCAL_HOSTS and secret is None:
-            typer.echo(
-                f"error: --host {host}: binding beyond 127.0.0.1/localhost needs --token or CROSSMARGIN_TOKEN", err=True
-            )
-            raise typer.Exit(2)
+            raise fail(f"--host {host}: binding beyond 127.0.0.1/localhost needs --token or CROSSMARGIN_TOKEN")
         import uvicorn  # noqa: PLC0415  (the server is needed only by this command)
 
         from crossmargin.web.app import create_app  # noqa: PLC0415  (FastAPI only loads for this command)

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from crossmargin.console import fail, print_whole
+from crossmargin.cli.render import fail, print_whole
 from crossmargin.errors import CrossmarginError, InputError, suggest
 from crossmargin.venues import VENUES, get_rules
 from crossmargin.venues.base import VenueRules
 from crossmargin.venues.tables import TIER_FILES, table_origin
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["bracket_rows", "brackets", "refresh", "register", "venue_summary", "venues"]
 
@@ -33,6 +35,8 @@ def venues(
     symbols: Annotated[bool, typer.Option("--symbols", help="List every symbol of each venue.")] = False,
 ) -> None:
     """List the venues, their rules at a glance, their symbols and where each tier table was read."""
+    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
+
     if ctx.invoked_subcommand is not None:
         return
     rules_by_venue = {name: get_rules(name) for name in sorted(VENUES)}
@@ -186,6 +190,8 @@ def brackets(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows instead of a table.")] = False,
 ) -> None:
     """Print the leverage brackets (risk-limit / position / margin tiers) of one symbol."""
+    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
+
     try:
         rules = get_rules(venue, field="--venue")
         rows = bracket_rows(rules, symbol)

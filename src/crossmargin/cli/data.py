@@ -8,18 +8,25 @@ mounting this app does not slow the start of every other ``crossmargin`` command
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from crossmargin.cli.render import fail
 from crossmargin.errors import CrossmarginError, InputError
 
-__all__ = ["data_app"]
+if TYPE_CHECKING:
+    pass
+
+__all__ = [
+    "data_app",
+    "download",
+    "import_file",
+    "list_data",
+    "register",
+]
 
 data_app = typer.Typer(
     add_completion=False,
@@ -33,11 +40,6 @@ _DataDir = Annotated[
 ]
 _Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
 _MAX_MESSAGE = 300
-
-
-def _fail(message: str) -> NoReturn:
-    print(f"error: {' '.join(message.split())}", file=sys.stderr)
-    raise typer.Exit(code=2)
 
 
 def _store(data_dir: Path | None) -> Any:
@@ -98,7 +100,7 @@ def import_file(
         added = store.write(frame, venue, symbol, kind, label)
         target = store.path(venue, symbol, kind, label)
     except (CrossmarginError, OSError) as error:
-        _fail(str(error))
+        raise fail(error) from None
     result = {"path": str(target), "rows_read": len(loaded), "rows_added": added, "repairs": log}
     if as_json:
         print(json.dumps(result))
@@ -160,10 +162,13 @@ def download(
             )
         span = store.span(venue, symbol, kind, label)
     except (CrossmarginError, OSError) as error:
-        _fail(str(error))
+        raise fail(error) from None
     except ccxt.BaseError as error:
         text = " ".join(str(error).split())
-        _fail(f"{venue}: {type(error).__name__}: {text[:_MAX_MESSAGE]}" + ("..." if len(text) > _MAX_MESSAGE else ""))
+        message = f"{venue}: {type(error).__name__}: {text[:_MAX_MESSAGE]}" + (
+            "..." if len(text) > _MAX_MESSAGE else ""
+        )
+        raise fail(message) from None
     result: dict[str, Any] = {"path": str(store.path(venue, symbol, kind, label)), "rows_added": added}
     result |= {"first": span[0], "last": span[1], "rows": span[2]} if span else {"first": None, "last": None, "rows": 0}
     if as_json:
@@ -175,13 +180,16 @@ def download(
 @data_app.command("list")
 def list_data(data_dir: _DataDir = None, as_json: _Json = False) -> None:
     """List the stored series: venue, kind, symbol, interval, first and last time (UTC), rows."""
+    from rich.console import Console  # noqa: PLC0415 - rich: only when a table is printed
+    from rich.table import Table  # noqa: PLC0415
+
     from crossmargin.data.validate import iso_utc  # noqa: PLC0415 - see the module docstring
 
     try:
         store = _store(data_dir)
         entries = store.list()
     except (CrossmarginError, OSError) as error:
-        _fail(str(error))
+        raise fail(error) from None
     if as_json:
         print(json.dumps({"root": str(store.root), "series": entries}))
         return
@@ -202,3 +210,8 @@ def list_data(data_dir: _DataDir = None, as_json: _Json = False) -> None:
             f"{entry['rows']:,}",
         )
     Console(width=max(120, Console().width)).print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``data`` group (``import``, ``download``, ``list``) to ``app``."""
+    app.add_typer(data_app, name="data")

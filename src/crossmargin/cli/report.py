@@ -1,22 +1,22 @@
 """``crossmargin report``: the Cross Margin Risk Checklist as a PDF (and HTML). A thin face over ``report.checklist``.
 
-``register(app)`` adds the command to a typer app. Every figure comes from ``build_checklist``; errors are one
-line on stderr and exit code 2.
+``register(app)`` adds the command to a typer app; reportlab, plotly and numba are imported inside it. Every
+figure comes from ``build_checklist``; errors are one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from crossmargin.console import fail as _fail
+from crossmargin.cli.render import fail
 from crossmargin.errors import CrossmarginError
 from crossmargin.portfolio import load_portfolio
-from crossmargin.report.checklist import COLOURS, MARKS, build_checklist, write_pdf
-from crossmargin.risk.montecarlo import MAX_PATHS
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["register", "report"]
 
@@ -25,9 +25,9 @@ def _check_output(path: Path, option: str) -> None:
     """Raise typer.Exit (code 2, one line) unless ``path`` can be written: an existing, writable folder."""
     folder = path.parent if str(path.parent) else Path()
     if path.is_dir():
-        raise _fail(ValueError(f"{option} {str(path)!r} is a folder, expected a file path"))
+        raise fail(f"{option} {str(path)!r} is a folder, expected a file path")
     if not folder.is_dir():
-        raise _fail(ValueError(f"{option} {str(path)!r}: no such folder {str(folder)!r}"))
+        raise fail(f"{option} {str(path)!r}: no such folder {str(folder)!r}")
 
 
 def report(
@@ -41,8 +41,13 @@ def report(
     """Check a portfolio as given item by item (pass / warn / fail), the all-cross / all-isolated what-ifs
     beside it, and write the Cross Margin Risk Checklist PDF.
     """
+    from rich.console import Console  # noqa: PLC0415 - rich: only when a table is printed
+
+    from crossmargin.report.checklist import COLOURS, MARKS, build_checklist, write_pdf  # noqa: PLC0415
+    from crossmargin.risk.montecarlo import MAX_PATHS  # noqa: PLC0415
+
     if not 1 <= paths <= MAX_PATHS:
-        raise _fail(ValueError(f"--paths {paths}: expected an integer 1 .. {MAX_PATHS:,}"))
+        raise fail(f"--paths {paths}: expected an integer 1 .. {MAX_PATHS:,}")
     _check_output(pdf, "--pdf")
     if html is not None:
         _check_output(html, "--html")
@@ -50,13 +55,13 @@ def report(
         loaded = load_portfolio(portfolio, venue=venue)
         checklist = build_checklist(loaded, paths=paths, seed=seed)
     except CrossmarginError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     try:
         write_pdf(checklist, pdf)
         if html is not None:
             html.write_text(checklist.to_html(), encoding="utf-8")
     except OSError as error:
-        raise _fail(error, "cannot write the report") from None
+        raise fail(error, "cannot write the report") from None
     console = Console()
     for item in checklist.items:
         colour = COLOURS[item.status]

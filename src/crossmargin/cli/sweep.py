@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from crossmargin.console import fail as _fail
-from crossmargin.console import jsonable as _jsonable
-from crossmargin.console import print_whole as _print_whole
+from crossmargin.cli.render import fail, jsonable, print_whole
 from crossmargin.errors import CrossmarginError, InputError
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = [
     "load_grid",
@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
     """Add ``sweep`` to ``app``."""
 
     @app.command()
-    def sweep(  # noqa: PLR0917 - typer maps each command option to a parameter
+    def sweep(
         strategy: Annotated[str, typer.Argument(help="case-study | hedge-pair | basis | scalp")],
         grid: Annotated[Path, typer.Option("--grid", help="TOML file with a [grid] table of lists.")],
         mode: Annotated[str, typer.Option("--mode", help="cross | isolated | both")] = "both",
@@ -103,6 +103,8 @@ def run_sweep(
     out: Path | None = None,
 ) -> None:
     """Run the sweep command's work: load the grid, run it on Dask, print the rows (``sweep``, ``backtest --sweep``)."""
+    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
+
     from crossmargin import distributed  # noqa: PLC0415 - dask is slow to import; only this command needs it
 
     try:
@@ -113,11 +115,11 @@ def run_sweep(
         with distributed.client_for(scheduler, workers, timeout=timeout) as client:
             frame = distributed.sweep(strategy, table, mode=mode, client=client, venue=venue)
     except CrossmarginError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     if out is not None:
         frame.to_parquet(out, index=False)
     if as_json:
-        print(json.dumps(_jsonable(frame.to_dict(orient="records")), indent=2, default=str))
+        print(json.dumps(jsonable(frame.to_dict(orient="records")), indent=2, default=str))
         return
     columns = [*table, "mode", *_SHOWN]
     view = Table(title=f"{strategy} sweep on {venue}: {len(frame)} runs", title_justify="left")
@@ -125,6 +127,6 @@ def run_sweep(
         view.add_column(column, justify="left" if column == "mode" else "right")
     for row in frame.to_dict(orient="records"):
         view.add_row(*(_cell(column, row[column]) for column in columns))
-    _print_whole(view)
+    print_whole(view)
     if out is not None:
         print(f"rows: {out}")

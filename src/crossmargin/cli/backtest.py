@@ -1,0 +1,204 @@
+"""``crossmargin backtest``: replay a strategy on the shipped real bars under cross and isolated margin.
+
+Thin: parse, call ``sim.backtest.run_backtest``, render. pandas, numba, plotly, SQLAlchemy and Dask are imported
+inside the command (and only for the options that need them), so that mounting it costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from crossmargin.cli.render import fail, format_money, format_percent, format_price, jsonable, print_whole
+from crossmargin.cli.risk import parse_probability
+from crossmargin.errors import CrossmarginError, InputError
+from crossmargin.venues import get_rules
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
+    from crossmargin.sim.result import BacktestResult
+
+__all__ = ["backtest", "register"]
+
+
+def _percent(value: float | None) -> str:
+    return format_percent(value, nan="inf")
+
+
+def _day_ms(text: str | None, field: str) -> int | None:
+    if text is None:
+        return None
+    import pandas as pd  # noqa: PLC0415 - see the module docstring
+
+    try:
+        return int(pd.Timestamp(text, tz="UTC").value // 1_000_000)
+    except (ValueError, TypeError):
+        raise InputError(field, text, "a date such as 2026-03-01 (UTC)") from None
+
+
+def backtest(
+    strategy: Annotated[str, typer.Argument(help="case-study | hedge-pair | basis | scalp")],
+    mode: Annotated[str, typer.Option("--mode", help="cross | isolated | both")] = "both",
+    venue: Annotated[str, typer.Option("--venue", help="Venue rules (the sample bars are Binance's).")] = "binance",
+    wallet: Annotated[float, typer.Option("--wallet", help="Starting wallet (quote currency).")] = 10_000.0,
+    leverage: Annotated[float, typer.Option("--leverage", help="Leverage of every position opened.")] = 5.0,
+    slippage: Annotated[float, typer.Option("--slippage", help="Market-fill slippage (fraction).")] = 0.0002,
+    start: Annotated[str | None, typer.Option("--start", help="First day (UTC), e.g. 2026-03-01.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Day after the last (UTC).")] = None,
+    stop_policy: Annotated[str, typer.Option("--stop-policy", help="Stops beyond liquidation: refuse|warn|off")] = (
+        "refuse"
+    ),
+    leverage_cap: Annotated[float | None, typer.Option("--leverage-cap", help="Max gross notional / equity.")] = None,
+    vol_target: Annotated[float | None, typer.Option("--vol-target", help="Annualised volatility target.")] = None,
+    auto_leverage: Annotated[
+        str | None,
+        typer.Option("--auto-leverage", help="Also run with leverage set from the volatility forecast, e.g. 1%."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the equity/margin figure as HTML here.")] = None,
+    png: Annotated[bool, typer.Option("--png", help="Also write the figure as PNG (needs Chrome).")] = False,
+    reference: Annotated[bool, typer.Option("--reference", help="Use the plain-Python loop.")] = False,
+    store: Annotated[str | None, typer.Option("--store", help="Record the run in this database (URL or path).")] = None,
+    sweep: Annotated[
+        Path | None, typer.Option("--sweep", help="Run a parameter grid (TOML) as Dask tasks instead of one run.")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="With --sweep: a Dask cluster (default: local cores).")
+    ] = None,
+) -> None:
+    """Replay a strategy on the shipped real bars under cross and isolated margin, side by side."""
+    if sweep is not None:
+        from crossmargin.cli.sweep import run_sweep  # noqa: PLC0415 - Dask: this option only
+
+        run_sweep(strategy, sweep, mode=mode, scheduler=scheduler, venue=venue, as_json=as_json)
+        return
+    from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest, sample_market  # noqa: PLC0415
+    from crossmargin.sim.engine import AutoLeverage, RunConfig  # noqa: PLC0415
+
+    try:
+        factory = resolve_strategy(strategy)
+        probe = factory()
+        rules = get_rules(venue, field="--venue")
+        config = RunConfig(
+            wallet=wallet,
+            leverage=leverage,
+            slippage=slippage,
+            stop_policy=stop_policy,  # type: ignore[arg-type]
+            leverage_cap=leverage_cap,
+            vol_target=vol_target,
+        )
+        market = sample_market(
+            probe.symbols,
+            interval="1m" if probe.name == "scalp" else "1h",
+            spot=probe.needs_spot,
+            start_ms=_day_ms(start, "--start"),
+            end_ms=_day_ms(end, "--end"),
+        )
+        policy = None
+        if auto_leverage is not None:
+            probability = parse_probability(auto_leverage, "--auto-leverage")
+            horizon = 60 if probe.name == "scalp" else 24  # an hour of 1m bars, a day of 1h bars
+            from crossmargin.risk.leverage import max_leverage  # noqa: PLC0415
+
+            policy = AutoLeverage(cap=max_leverage, max_liq_prob=probability, horizon_bars=horizon)
+        result = run_backtest(
+            factory,
+            market,
+            rules,
+            mode=mode,
+            config=config,
+            scanner=None if reference else kernel_scan,
+            auto_leverage=policy,
+        )
+    except CrossmarginError as error:
+        raise fail(error) from None
+    if store is not None:
+        from crossmargin.store import Store  # noqa: PLC0415 - SQLAlchemy: this option only
+
+        try:
+            with Store(store) as sink:
+                run_id = sink.record_backtest(result)
+        except CrossmarginError as error:
+            raise fail(error) from None
+        print(f"stored: run {run_id} in {sink.url}", file=sys.stderr)
+    notes: list[str] = []
+    if plot is not None:
+        from crossmargin.report.plot import backtest_figure, save_figure  # noqa: PLC0415 - plotly: this option only
+
+        notes = save_figure(backtest_figure(result), plot, png=plot.with_suffix(".png") if png else None)
+    if as_json:
+        print(json.dumps(jsonable(result.to_json()), indent=2, default=str))
+        return
+    print_whole(_summary_table(result))
+    controls = (
+        f"stop-loss beyond liquidation: {stop_policy}; leverage cap: "
+        f"{'off' if leverage_cap is None else f'{leverage_cap:g}x'}; volatility target: "
+        f"{'off' if vol_target is None else f'{vol_target:.0%}'}"
+    )
+    acted = {name: run.events["kind"].value_counts().to_dict() for name, run in result.modes.items()}
+    print(f"risk controls: {controls}; events: {acted}")
+    for name, run in result.modes.items():
+        if len(run.liquidations):
+            print_whole(_liquidation_table(name, run.liquidations))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if plot is not None:
+        print(f"figure: {plot}")
+
+
+def _summary_table(result: BacktestResult) -> Table:
+    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
+
+    span = f"{result.start:%Y-%m-%d %H:%M} .. {result.end:%Y-%m-%d %H:%M} UTC"
+    table = Table(title=f"{result.strategy} on {result.venue}, {span}", title_justify="left")
+    table.add_column("")
+    for name in result.modes:
+        table.add_column(name, justify="right")
+    rows: list[tuple[str, str, Callable[[Any], str]]] = [
+        ("final equity", "final_equity", format_money),
+        ("return on collateral", "return_on_collateral", _percent),
+        ("max drawdown", "max_drawdown", _percent),
+        ("liquidations", "liquidations", str),
+        ("fees", "fees", format_money),
+        ("funding paid", "funding_paid", format_money),
+        ("funding received", "funding_received", format_money),
+        ("peak margin ratio", "peak_margin_ratio", _percent),
+        ("time above 80 % margin ratio", "time_above_80pct", _percent),
+        ("capital efficiency (avg notional / collateral)", "capital_efficiency", lambda v: f"{v:.2f}x"),
+        ("refused orders", "rejected_orders", str),
+    ]
+    for label, key, render in rows:
+        table.add_row(label, *(render(getattr(run.summary, key)) for run in result.modes.values()))
+    return table
+
+
+def _liquidation_table(mode: str, frame: pd.DataFrame) -> Table:
+    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
+
+    table = Table(title=f"Liquidations ({mode})", title_justify="left")
+    for column in ("time", "pool", "symbol", "side", "size", "price", "kind", "loss"):
+        table.add_column(column, justify="right" if column in ("size", "price", "loss") else "left")
+    for row in frame.to_dict(orient="records"):
+        table.add_row(
+            f"{row['time']:%Y-%m-%d %H:%M}",
+            row["pool"],
+            row["symbol"],
+            row["side"],
+            f"{row['size']:g}",
+            format_price(row["price"]),
+            row["kind"],
+            format_money(row["loss"]),
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``backtest`` command to ``app``."""
+    app.command("backtest")(backtest)

@@ -1,0 +1,61 @@
+"""Funding settled during a run: ``-s x q x mark open x rate`` at each settlement time inside a bar.
+
+The payment (``margin.funding.funding_payment``, quote currency) goes into the cross wallet, or into the
+position's isolated wallet (never below a tiny positive margin: the rest is a loss the venue's liquidation
+takes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from crossmargin.margin.funding import funding_payment
+from crossmargin.sim.state import RunState
+
+__all__ = ["funding_due", "settle_funding"]
+
+
+def funding_due(run: RunState, bar: int) -> bool:
+    """Return whether a funding settlement time of a held symbol falls inside ``bar``."""
+    start = int(run.market.times[bar])
+    end = start + run.market.interval_ms
+    for symbol in {p.symbol for p in run.account.positions}:
+        times = run.market.funding_times.get(symbol)
+        if times is None:
+            continue
+        index = int(np.searchsorted(times, start, side="left"))
+        if index < len(times) and times[index] < end:
+            return True
+    return False
+
+
+def settle_funding(run: RunState, bar: int) -> None:
+    """Settle every funding time inside ``bar`` for every held position, at the mark open; record each payment."""
+    start = int(run.market.times[bar])
+    end = start + run.market.interval_ms
+    for position in run.account.positions:
+        times = run.market.funding_times.get(position.symbol)
+        if times is None:
+            continue
+        index = int(np.searchsorted(times, start, side="left"))
+        while index < len(times) and times[index] < end:
+            rate = float(run.market.funding_rates[position.symbol][index])
+            mark = float(run.market.mark_open[bar, run.market.column(position.symbol)])
+            payment = funding_payment(position.side, position.size, mark, rate)
+            current = run.account.position(position.symbol)
+            assert current is not None
+            if current.isolated_margin is not None:
+                new = replace(current, isolated_margin=max(current.isolated_margin + payment, 1e-9))
+                payment = new.isolated_margin - current.isolated_margin  # type: ignore[operator]
+                positions = tuple(new if p is current else p for p in run.account.positions)
+                run.set_account(
+                    replace(run.account, wallet_balance=run.account.wallet_balance + payment, positions=positions)
+                )
+            else:
+                run.set_account(replace(run.account, wallet_balance=run.account.wallet_balance + payment))
+            run.ledger.funding.append(
+                {"time": run.time(bar), "symbol": position.symbol, "rate": rate, "payment": payment}
+            )
+            index += 1

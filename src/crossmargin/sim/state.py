@@ -1,0 +1,77 @@
+"""The mutable state of one backtest run: the account, spot holdings, orders in flight, and the ledger.
+
+Every step of the event loop (``sim.fills``, ``sim.funding``, ``sim.liquidation``, ``sim.controls``)
+reads and changes one ``RunState``. Money in the quote currency, sizes in base units, bars as row indices
+of the run's ``MarketData``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from crossmargin.model import Account, Marks
+from crossmargin.sim.config import Mode, RunConfig
+from crossmargin.sim.ledger import Ledger
+from crossmargin.sim.market import FloatArray, MarketData
+from crossmargin.sim.orders import Order
+from crossmargin.sim.strategy import Strategy
+from crossmargin.venues.base import VenueRules
+
+__all__ = ["RunState"]
+
+
+@dataclass(eq=False)
+class RunState:
+    """One run's state: ``pending`` market orders fill at the next open, ``resting`` ones when reached."""
+
+    strategy: Strategy
+    market: MarketData
+    rules: VenueRules
+    mode: Mode
+    config: RunConfig
+    account: Account
+    ledger: Ledger
+    spot: dict[str, float] = field(default_factory=dict)
+    pending: list[Order] = field(default_factory=list)
+    resting: list[Order] = field(default_factory=list)
+
+    def time(self, bar: int) -> pd.Timestamp:
+        """Return the open time of ``bar`` (UTC)."""
+        return pd.Timestamp(int(self.market.times[bar]), unit="ms", tz="UTC")
+
+    def note(self, bar: int, kind: str, text: str) -> None:
+        """Record an event of ``kind`` at ``bar``."""
+        self.ledger.note(self.time(bar), kind, text)
+
+    def marks_at(self, bar: int, prices: FloatArray) -> Marks:
+        """Return the marks of the held and traded symbols at ``bar`` from ``prices`` (a bars x symbols array)."""
+        symbols = {p.symbol for p in self.account.positions} | set(self.strategy.symbols)
+        return Marks({s: float(prices[bar, self.market.column(s)]) for s in symbols})
+
+    def set_account(self, account: Account) -> None:
+        """Take ``account`` as the run's account (a cross deficit is allowed: the venue's loss is recorded)."""
+        self.account = replace(account, cross_deficit_allowed=True)
+
+    def spot_value(self, bar: int) -> float:
+        """Return the value of the spot holdings at the spot close of ``bar`` (quote)."""
+        if not self.spot or self.market.spot_close is None:
+            return 0.0
+        return sum(q * float(self.market.spot_close[bar, self.market.column(s)]) for s, q in self.spot.items())
+
+    def gross_at(self, bars: slice) -> FloatArray:
+        """Return the gross notional at the mark close of each bar of ``bars`` (quote), the book held."""
+        total = np.zeros(bars.stop - bars.start)
+        for p in self.account.positions:
+            total += p.size * self.market.mark_close[bars, self.market.column(p.symbol)]
+        return total
+
+    def spot_series(self, bars: slice) -> FloatArray:
+        """Return the value of the spot holdings at the spot close of each bar of ``bars`` (quote)."""
+        total = np.zeros(bars.stop - bars.start)
+        if self.market.spot_close is not None:
+            for s, q in self.spot.items():
+                total += q * self.market.spot_close[bars, self.market.column(s)]
+        return total
