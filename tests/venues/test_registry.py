@@ -39,3 +39,16 @@ def test_an_unknown_venue_names_the_field_and_the_near_match() -> None:
         venue_info("bybitt", field="exchange")
     with pytest.raises(InputError, match=r"allowed: binance \| bybit \| hyperliquid \| okx"):
         venue_info(3)
+
+
+def test_instruments_are_built_on_first_use() -> None:
+    from crossmargin.venues.base import LazyInstruments  # noqa: PLC0415 - this test alone
+
+    rules = get_rules("binance")
+    instruments = rules.instruments  # type: ignore[attr-defined]
+    assert isinstance(instruments, LazyInstruments)
+    assert len(instruments) == len(rules.symbols()) > 900
+    assert instruments["BTCUSDT"] is instruments["BTCUSDT"]  # built once, then kept
+    assert list(instruments)[:1] == [next(iter(instruments))]
+    with pytest.raises(InputError, match="unknown symbol"):
+        rules.instrument("NOPEUSDT")

@@ -19,7 +19,7 @@ subclass it and override what differs.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, Self
@@ -28,6 +28,7 @@ from crossmargin.errors import InputError, LeverageError, UnknownSymbolError
 from crossmargin.model import Bracket, Instrument, Position
 
 __all__ = [
+    "LazyInstruments",
     "LiquidationPolicy",
     "LiquidationStyle",
     "Liquidity",
@@ -166,6 +167,32 @@ class VenueRules(Protocol):
     def with_brackets(self, brackets: Mapping[str, tuple[Bracket, ...]]) -> Self:
         """Return a copy in which the given symbols use ``brackets`` (to replay examples made with old tables)."""
         ...
+
+
+class LazyInstruments(Mapping[str, Instrument]):
+    """A venue's instruments, each built from its table entry on first use and kept (read-only).
+
+    A venue lists hundreds of symbols and a command uses a few: building every instrument (with its
+    bracket checks) when the rules load would cost each ``crossmargin check`` tens of milliseconds.
+    ``build(symbol, entry)`` returns the instrument of one entry of the venue's table.
+    """
+
+    def __init__(self, entries: Mapping[str, Any], build: Callable[[str, Any], Instrument]) -> None:
+        self._entries = entries
+        self._build = build
+        self._built: dict[str, Instrument] = {}
+
+    def __getitem__(self, symbol: str) -> Instrument:
+        built = self._built.get(symbol)
+        if built is None:
+            built = self._built[symbol] = self._build(symbol, self._entries[symbol])
+        return built
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def read_package_json(filename: str) -> Any:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import Any
 
 from crossmargin.model import Bracket, Instrument
 from crossmargin.venues.base import (
+    LazyInstruments,
     LiquidationPolicy,
     TieredRules,
     read_package_json,
@@ -76,15 +77,12 @@ def instrument_from_table(venue: str, symbol: str, entry: Mapping[str, Any], *, 
 def _load() -> BinanceRules:
     table = read_package_json(BRACKETS_FILE)
     params = read_package_json(PARAMS_FILE)
-    instruments = {
-        symbol: instrument_from_table("binance", symbol, entry, as_of=table["as_of"])
-        for symbol, entry in table["symbols"].items()
-    }
+    instruments = LazyInstruments(table["symbols"], partial(instrument_from_table, "binance", as_of=table["as_of"]))
     clearance = params["liquidation_clearance_fee"]
     return BinanceRules(
         venue="binance",
         settle=VENUE_INFO["binance"].settle,
-        instruments=MappingProxyType(instruments),
+        instruments=instruments,
         hedge_mode=True,
         liquidation=LiquidationPolicy(
             style="full",

@@ -18,11 +18,10 @@ What differs from Binance (the rest is ``TieredRules``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from types import MappingProxyType
+from functools import lru_cache, partial
 
 from crossmargin.model import MarginMode, Position
-from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
+from crossmargin.venues.base import LazyInstruments, LiquidationPolicy, TieredRules, read_package_json, shared_settings
 from crossmargin.venues.binance import instrument_from_table
 from crossmargin.venues.registry import VENUE_INFO
 
@@ -62,14 +61,11 @@ class BybitRules(TieredRules):
 def _load() -> BybitRules:
     table = read_package_json(TIERS_FILE)
     params = read_package_json(PARAMS_FILE)
-    instruments = {
-        symbol: instrument_from_table("bybit", symbol, entry, as_of=table["as_of"])
-        for symbol, entry in table["symbols"].items()
-    }
+    instruments = LazyInstruments(table["symbols"], partial(instrument_from_table, "bybit", as_of=table["as_of"]))
     return BybitRules(
         venue="bybit",
         settle=VENUE_INFO["bybit"].settle,
-        instruments=MappingProxyType(instruments),
+        instruments=instruments,
         hedge_mode=True,
         liquidation=LiquidationPolicy(style="tier_step_down"),
         **shared_settings(table, params, "tiers"),

@@ -20,11 +20,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Any
 
 from crossmargin.model import Bracket, Instrument
-from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
+from crossmargin.venues.base import LazyInstruments, LiquidationPolicy, TieredRules, read_package_json, shared_settings
 from crossmargin.venues.registry import VENUE_INFO
 
 __all__ = [
@@ -86,7 +85,7 @@ def _load() -> HyperliquidRules:
     return HyperliquidRules(
         venue="hyperliquid",
         settle=VENUE_INFO["hyperliquid"].settle,
-        instruments=MappingProxyType({symbol: _instrument(symbol, e) for symbol, e in table["symbols"].items()}),
+        instruments=LazyInstruments(table["symbols"], _instrument),
         hedge_mode=False,
         liquidation=LiquidationPolicy(
             style="partial_slices",

@@ -22,11 +22,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Any
 
 from crossmargin.model import Bracket, Instrument, Position
-from crossmargin.venues.base import LiquidationPolicy, TieredRules, read_package_json, shared_settings
+from crossmargin.venues.base import LazyInstruments, LiquidationPolicy, TieredRules, read_package_json, shared_settings
 from crossmargin.venues.registry import VENUE_INFO
 
 __all__ = [
@@ -97,7 +96,7 @@ def _load() -> OkxRules:
     return OkxRules(
         venue="okx",
         settle=VENUE_INFO["okx"].settle,
-        instruments=MappingProxyType({symbol: _instrument(symbol, e) for symbol, e in table["symbols"].items()}),
+        instruments=LazyInstruments(table["symbols"], _instrument),
         hedge_mode=True,
         liquidation=LiquidationPolicy(style="two_tiers_down", fee_rate=settings["taker_rate"]),
         ratio_kind="health",
