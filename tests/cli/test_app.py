@@ -50,6 +50,7 @@ def test_help_lists_every_command() -> None:
     assert result.exit_code == 0
     listed = re.findall(r"^│ (\w+) ", result.stdout, flags=re.MULTILINE)
     assert sorted(listed) == sorted(COMMANDS)
+    assert "--install-completion" in result.stdout  # shell completion, as typer offers it
 
 
 def test_python_m_crossmargin_runs_the_app() -> None:

@@ -13,7 +13,7 @@ import typer
 from scipy.stats import chi2
 from typer.testing import CliRunner
 
-from crossmargin.cli.risk import register
+from crossmargin.cli.forecast import register
 from crossmargin.errors import InputError, LeverageError, UnknownSymbolError
 from crossmargin.risk.forecast import load_daily
 from crossmargin.risk.validate import (

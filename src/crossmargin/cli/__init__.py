@@ -15,6 +15,7 @@ from crossmargin.cli.accounts import register as _register_accounts
 from crossmargin.cli.backtest import register as _register_backtest
 from crossmargin.cli.check import register as _register_check
 from crossmargin.cli.data import register as _register_data
+from crossmargin.cli.forecast import register as _register_forecast
 from crossmargin.cli.monitor import register as _register_monitor
 from crossmargin.cli.report import register as _register_report
 from crossmargin.cli.risk import register as _register_risk
@@ -26,7 +27,7 @@ from crossmargin.venues.tables import enable_staleness_warnings
 __all__ = ["app", "main"]
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     help="See what cross and isolated margin do to a perpetual-futures account.",
 )
@@ -55,6 +56,7 @@ for _register in (
     _register_backtest,
     _register_monitor,
     _register_risk,
+    _register_forecast,
     _register_report,
     _register_serve,
     _register_sweep,
