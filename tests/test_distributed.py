@@ -33,6 +33,7 @@ from crossmargin.portfolio import load_portfolio
 from crossmargin.risk.montecarlo import BATCH_PATHS, liquidation_probability
 from crossmargin.sim.engine import RunConfig
 from tests.conftest import REPO
+from tests.harness import command_app
 
 GRID: dict[str, list[Any]] = {"leverage": [3, 10], "exposure": [2.0, 3.0]}
 
@@ -45,14 +46,7 @@ def client() -> Iterator[Client]:
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-
-    @app.callback()
-    def _root() -> None:
-        """A test app holding only ``sweep``."""
-
-    return app
+    return command_app(register)
 
 
 def test_sweep_on_cluster_equals_in_process(client: Client) -> None:

@@ -22,6 +22,7 @@ from crossmargin.kernels.batch import BatchResult, pack_accounts, remark, remark
 from crossmargin.margin.account import position_states
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.venues import get_rules
+from tests.harness import command_app
 from tests.strategies import VENUE_SYMBOLS, accounts
 
 REL = 1e-9
@@ -118,14 +119,7 @@ def test_pack_refuses_unknown_symbol_and_bad_marks() -> None:
 
 
 def _cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """Test app."""
-
-    register(app)
-    return app
+    return command_app(register)
 
 
 def _files(tmp_path: Path) -> tuple[Path, Path]:

@@ -10,17 +10,11 @@ from typer.testing import CliRunner
 
 from crossmargin.cli.report import register
 from tests.checklist_books import CASE
+from tests.harness import command_app
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """Test app."""
-
-    register(app)
-    return app
+    return command_app(register)
 
 
 def test_cli_writes_pdf_and_html(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from crossmargin.risk.montecarlo import (
 )
 from crossmargin.venues import get_rules
 from tests.conftest import REPO
+from tests.harness import command_app
 from tests.strategies import accounts
 
 CASE_STUDY = REPO / "examples" / "case_study.toml"
@@ -363,14 +364,7 @@ RUNNER = CliRunner()
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """Local app holding the registered commands."""
-
-    register(app)
-    return app
+    return command_app(register)
 
 
 def test_montecarlo_command_json() -> None:

@@ -24,6 +24,7 @@ from crossmargin.risk.montecarlo import liquidation_probability
 from crossmargin.risk.safe_leverage import COLUMNS, HOURS_PER_YEAR, closed_form_cap, fresh_isolated, recommend_leverage
 from crossmargin.venues import get_rules
 from tests.conftest import REPO
+from tests.harness import command_app
 
 CASE_STUDY = REPO / "examples" / "case_study.toml"
 BINANCE = get_rules("binance")
@@ -228,14 +229,7 @@ RUNNER = CliRunner()
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """Local app holding the registered commands."""
-
-    register(app)
-    return app
+    return command_app(register)
 
 
 def test_leverage_command_table_and_json() -> None:

@@ -36,6 +36,7 @@ from crossmargin.risk.stress import (
 )
 from crossmargin.sim.scan import risk_view
 from crossmargin.venues import get_rules
+from tests.harness import command_app
 from tests.strategies import accounts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -293,14 +294,7 @@ def test_stress_grid_refuses_symbols_outside_the_portfolio(case_study: Portfolio
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer(add_completion=False)
-
-    @app.callback()
-    def _root() -> None:
-        """Test root."""
-
-    register(app)
-    return app
+    return command_app(register)
 
 
 def test_stress_command_json_has_both_modes_and_the_grid() -> None:

@@ -28,6 +28,7 @@ from crossmargin.risk.validate import (
     summary_table,
     transition_counts,
 )
+from tests.harness import command_app
 
 
 def test_kupiec_by_hand_ten_exceedances_in_500_days_at_one_percent() -> None:
@@ -187,14 +188,7 @@ RUNNER = CliRunner()
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer(add_completion=False)
-
-    @app.callback()
-    def _root() -> None:
-        """Local app for the tests."""
-
-    register(app)
-    return app
+    return command_app(register)
 
 
 def test_cli_forecast_json_marks_the_best_model() -> None:

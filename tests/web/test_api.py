@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -19,6 +18,7 @@ from crossmargin.margin.account import evaluate
 from crossmargin.portfolio import all_cross, all_isolated, parse_portfolio
 from crossmargin.risk.stress import stress_grid
 from crossmargin.web.app import STATIC, create_app
+from tests.harness import command_app
 
 CASE_STUDY = Path(__file__).resolve().parents[2] / "examples" / "case_study.toml"
 #: The case study's ETH short, and the same short isolated on 2,300 USDT (entry notional / leverage: 2,104.65).
@@ -166,13 +166,7 @@ def test_openapi_lists_routes(client: TestClient) -> None:
 
 
 def test_serve_refuses_a_public_host_without_a_token() -> None:
-    local = typer.Typer()
-    register(local)
-
-    @local.callback()
-    def _root() -> None:
-        """Test app."""
-
+    local = command_app(register)
     result = CliRunner().invoke(local, ["serve", "--host", "0.0.0.0"], env={"CROSSMARGIN_TOKEN": ""})
     assert result.exit_code == 2
     assert "token" in result.stderr
