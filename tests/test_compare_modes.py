@@ -48,3 +48,9 @@ def test_an_unfundable_isolated_recast_is_left_out_with_a_note() -> None:
 def test_an_unknown_mode_names_the_field() -> None:
     with pytest.raises(InputError, match="modes: 'hedged' is not allowed"):
         compare_modes(load_portfolio(CASE_STUDY).account, ("hedged",))
+
+
+def test_strict_raises_the_wallet_error_instead() -> None:
+    poor = replace(load_portfolio(CASE_STUDY).account, wallet_balance=100.0)
+    with pytest.raises(InputError, match="wallet_balance"):
+        compare_modes(poor, strict=True)

@@ -237,11 +237,12 @@ class ModeBooks:
         return next(m for m, account in self.books.items() if account == book)
 
 
-def compare_modes(account: Account, modes: Sequence[str] = MODES) -> ModeBooks:
+def compare_modes(account: Account, modes: Sequence[str] = MODES, *, strict: bool = False) -> ModeBooks:
     """Return ``account`` as given, ``all_cross`` and ``all_isolated`` of it, for each of ``modes``.
 
     Raises InputError (field ``modes``) for a mode not in ``MODES``. When the wallet cannot fund every
-    position isolated, 'isolated' is left out with a note (never silently).
+    position isolated, 'isolated' is left out with a note (never silently), or, with ``strict``, the
+    InputError of ``all_isolated`` (field ``wallet_balance``) is raised.
     """
     for mode in modes:
         if mode not in MODES:
@@ -257,5 +258,7 @@ def compare_modes(account: Account, modes: Sequence[str] = MODES) -> ModeBooks:
             try:
                 books[mode] = all_isolated(account)
             except InputError as error:
+                if strict:
+                    raise
                 notes.append(f"isolated: not evaluated, the wallet cannot fund every position isolated ({error})")
     return ModeBooks(books=MappingProxyType(books), notes=tuple(notes))

@@ -17,7 +17,7 @@ from crossmargin.cli.render import fail, format_money, format_percent, format_pr
 from crossmargin.console import risk_json
 from crossmargin.errors import CrossmarginError, InputError
 from crossmargin.margin.account import evaluate, pool_margin_ratio
-from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
+from crossmargin.portfolio import MODES, Portfolio, compare_modes, load_portfolio
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -219,10 +219,8 @@ def check(
     """
     try:
         loaded: Portfolio = load_portfolio(portfolio, venue=venue)
-        risks = {"as_given": evaluate(loaded.account, loaded.marks, loaded.rules)}
-        if compare:
-            risks["cross"] = evaluate(all_cross(loaded.account), loaded.marks, loaded.rules)
-            risks["isolated"] = evaluate(all_isolated(loaded.account), loaded.marks, loaded.rules)
+        books = compare_modes(loaded.account, MODES if compare else ("as_given",), strict=True).books
+        risks = {mode: evaluate(book, loaded.marks, loaded.rules) for mode, book in books.items()}
         if margin not in ("venue", "portfolio"):
             raise InputError("--margin", margin, "venue | portfolio")
         scenario_table = None

@@ -33,7 +33,7 @@ from crossmargin.examples import CASE_STUDY, PAPER_CRASH, example_path
 from crossmargin.live.monitor import Monitor
 from crossmargin.live.paper import paper_from_episode
 from crossmargin.margin.account import evaluate
-from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio, parse_portfolio
+from crossmargin.portfolio import MODES, Portfolio, compare_modes, load_portfolio, parse_portfolio
 from crossmargin.risk.montecarlo import equity_quantiles, liquidation_probability
 from crossmargin.risk.stress import grid_moves, stress_grid
 from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest, sample_market
@@ -177,16 +177,11 @@ def check(portfolio: Portfolio) -> dict[str, Any]:
     of it (a position already isolated keeps its margin). ``isolated`` is None, with a note, when the wallet
     cannot fund every position isolated.
     """
-    result: dict[str, Any] = {
-        "as_given": risk_json(evaluate(portfolio.account, portfolio.marks, portfolio.rules)),
-        "cross": risk_json(evaluate(all_cross(portfolio.account), portfolio.marks, portfolio.rules)),
-        "isolated": None,
-        "notes": [],
-    }
-    try:
-        result["isolated"] = risk_json(evaluate(all_isolated(portfolio.account), portfolio.marks, portfolio.rules))
-    except InputError as error:  # the wallet cannot fund every isolated margin: say so beside cross
-        result["notes"] = [f"isolated not evaluated: {error}"]
+    compared = compare_modes(portfolio.account)
+    result: dict[str, Any] = dict.fromkeys(MODES)
+    for mode, book in compared.books.items():
+        result[mode] = risk_json(evaluate(book, portfolio.marks, portfolio.rules))
+    result["notes"] = list(compared.notes)  # the wallet cannot fund every isolated margin: said beside cross
     return result
 
 
