@@ -32,3 +32,10 @@ def test_format_price_digits() -> None:
         "0.0123457",
         "--",
     ]
+
+
+def test_format_percent_never_prints_inf_or_nan() -> None:
+    from crossmargin.console import format_percent  # noqa: PLC0415 - this test alone
+
+    assert [format_percent(v) for v in (0.0123, None, math.nan, math.inf)] == ["1.23%", "--", "--", "bankrupt"]
+    assert format_percent(0.5, 1, infinite="--") == "50.0%"

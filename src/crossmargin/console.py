@@ -40,10 +40,11 @@ def format_price(value: float | None) -> str:
     return f"{value:.6g}"
 
 
-def format_percent(value: float | None, digits: int = 2, *, nan: str = "--", infinite: str = "inf") -> str:
+def format_percent(value: float | None, digits: int = 2, *, nan: str = "--", infinite: str = "bankrupt") -> str:
     """Return a fraction as a percentage with ``digits`` decimals (0.0123 -> '1.23%').
 
-    None prints as '--', NaN as ``nan`` and an infinite value as ``infinite`` (a table says which it means).
+    None and NaN print as '--' (``nan``); an infinite value as ``infinite``: 'bankrupt' by default, since
+    the infinite figures shown are margin ratios of a pool whose margin balance is at or below zero.
     """
     if value is None:
         return "--"

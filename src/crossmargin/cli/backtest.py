@@ -29,7 +29,8 @@ __all__ = ["backtest", "register"]
 
 
 def _percent(value: float | None) -> str:
-    return format_percent(value, nan="inf")
+    """Return a ratio as a percentage; an infinite ratio prints 'bankrupt', an undefined one '--'."""
+    return format_percent(value)
 
 
 def _day_ms(text: str | None, field: str) -> int | None:

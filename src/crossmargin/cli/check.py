@@ -29,8 +29,8 @@ __all__ = ["check", "first_liquidated", "register"]
 
 
 def _percent(value: float | None) -> str:
-    """Return a ratio or distance as a percentage; an infinite or undefined figure prints 'inf'."""
-    return format_percent(value, nan="inf")
+    """Return a ratio or distance as a percentage; an infinite ratio prints 'bankrupt', an undefined one '--'."""
+    return format_percent(value)
 
 
 def _liquidation_cell(position: PositionRisk, notes: dict[str, int]) -> str:
