@@ -377,12 +377,12 @@ def test_compare_tables_show_the_book_as_given_first(tmp_path: Path) -> None:
     cells = eth.replace("│", " ").split()
     given, cross, isolated = (_by_symbol(payload[b])["ETHUSDT"] for b in ("as_given", "cross", "isolated"))
     assert cells[:3] == ["ETHUSDT", "short", "isolated"]  # the file's own mode
-    assert cells[4] == f"{given['liquidation_price']:,.2f}" == "2,554.43"
-    assert cells[5] == f"{given['distance_to_liquidation'] * 100:.2f}%"
-    assert cells[6] == f"{cross['liquidation_price']:,.2f}"
-    assert cells[8] == f"{isolated['liquidation_price']:,.2f}"
+    assert cells[3] == f"{given['liquidation_price']:,.2f}" == "2,554.43"
+    assert cells[4] == f"{given['distance_to_liquidation'] * 100:.2f}%"
+    assert cells[5] == f"{cross['liquidation_price']:,.2f}"
+    assert cells[7] == f"{isolated['liquidation_price']:,.2f}"
     sol = next(line for line in text[text.index("Liquidation: as given") :].splitlines() if "SOLUSDT" in line)
-    assert sol.replace("│", " ").split()[4:8] == ["--", "--", "--", "--"]  # carried to zero: no price, no note
+    assert sol.replace("│", " ").split()[3:7] == ["--", "--", "--", "--"]  # carried to zero: no price, no note
 
 
 def test_a_price_beyond_the_last_bracket_is_dashes_with_a_footnote(tmp_path: Path) -> None:
@@ -411,6 +411,17 @@ def test_a_price_beyond_the_last_bracket_is_dashes_with_a_footnote(tmp_path: Pat
     assert "[1] SOLUSDT short: beyond the last bracket" in as_given
     comparison = text[text.index("Liquidation: as given") :]
     cells = next(line for line in comparison.splitlines() if "SOLUSDT" in line).replace("│", " ").split()
-    assert cells[4:10] == ["--", "[1]", "--", "--", "[1]", "--"]  # as given and cross: no price, footnote 1
+    assert cells[3:9] == ["--", "[1]", "--", "--", "[1]", "--"]  # as given and cross: no price, footnote 1
     assert cells[-1] == "--"  # which mode goes first is not known
     assert "[1] SOLUSDT short: beyond the last bracket" in comparison
+
+
+def test_tables_fit_100_columns_and_wide_shows_every_column() -> None:
+    narrow = RUNNER.invoke(app, ["check", str(CASE_STUDY), "--compare"], terminal_width=100)
+    assert narrow.exit_code == 0, narrow.stderr
+    assert max(len(line.rstrip()) for line in narrow.stdout.splitlines()) <= 100
+    assert "bankr price" not in narrow.stdout
+    wide = RUNNER.invoke(app, ["check", str(CASE_STUDY), "--compare", "--wide"], terminal_width=100)
+    assert wide.exit_code == 0, wide.stderr
+    for column in ("entry", "notional", "IM", "MMR", "iso margin", "bankr price", "mark"):
+        assert f" {column} " in wide.stdout, column

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from crossmargin.model import AccountRisk, PositionRisk
     from crossmargin.venues.base import VenueRules
 
-__all__ = ["check", "first_liquidated", "register"]
+__all__ = ["WIDE_ONLY", "check", "first_liquidated", "register"]
 
 
 def _percent(value: float | None) -> str:
@@ -52,52 +52,43 @@ def _footnotes(table: Table, notes: dict[str, int]) -> Table:
     return table
 
 
-def _positions_table(risk: AccountRisk, rules: VenueRules, title: str) -> Table:
+#: Columns of the positions table shown only with ``--wide`` (the rest fit a 100-column terminal).
+WIDE_ONLY = frozenset({"entry", "notional", "IM", "MMR", "iso margin", "bankr price"})
+
+
+def _positions_table(risk: AccountRisk, rules: VenueRules, title: str, *, wide: bool = False) -> Table:
     from rich import box  # noqa: PLC0415 - rich: only when a table is printed
     from rich.table import Table  # noqa: PLC0415
 
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in (
-        "symbol",
-        "side",
-        "mode",
-        "size",
-        "entry",
-        "mark",
-        "lev",
-        "notional",
-        "uPnL",
-        "IM",
-        "MM",
-        "MMR",
-        "iso margin",
-        "pool ratio",
-        "liq price",
-        "bankr price",
-        "to liq",
-    ):
-        table.add_column(column, justify="left" if column in ("symbol", "side", "mode") else "right", no_wrap=True)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     notes: dict[str, int] = {}
-    for p in risk.positions:
-        table.add_row(
-            p.symbol,
-            p.side,
-            p.margin_mode,
-            f"{p.size:g}",
-            format_price(p.entry_price),
-            format_price(p.mark_price),
-            f"{p.leverage:g}x",
-            format_money(p.notional),
-            format_money(p.unrealized_pnl),
-            format_money(p.initial_margin),
-            format_money(p.maintenance_margin),
-            f"{p.mm_rate * 100:g}%",
-            format_money(p.isolated_margin),
-            _percent(pool_margin_ratio(risk, p)),
-            _liquidation_cell(p, notes),
-            format_price(p.bankruptcy_price),
-            _percent(p.distance_to_liquidation),
-        )
+    rows = [
+        {
+            "symbol": p.symbol,
+            "side": p.side,
+            "mode": p.margin_mode,
+            "size": f"{p.size:g}",
+            "entry": format_price(p.entry_price),
+            "mark": format_price(p.mark_price),
+            "lev": f"{p.leverage:g}x",
+            "notional": format_money(p.notional),
+            "uPnL": format_money(p.unrealized_pnl),
+            "IM": format_money(p.initial_margin),
+            "MM": format_money(p.maintenance_margin),
+            "MMR": f"{p.mm_rate * 100:g}%",
+            "iso margin": format_money(p.isolated_margin),
+            "pool ratio": _percent(pool_margin_ratio(risk, p)),
+            "liq price": _liquidation_cell(p, notes),
+            "bankr price": format_price(p.bankruptcy_price),
+            "to liq": _percent(p.distance_to_liquidation),
+        }
+        for p in risk.positions
+    ]
+    columns = [c for c in rows[0] if wide or c not in WIDE_ONLY] if rows else []
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("symbol", "side", "mode") else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*(row[c] for c in columns))
     return _footnotes(table, notes)
 
 
@@ -123,7 +114,7 @@ def _account_table(risks: dict[str, AccountRisk], rules: VenueRules) -> Table:
     for label, key in money_rows:
         table.add_row(label, *(format_money(getattr(risk.account, key)) for risk in risks.values()))
     table.add_row(
-        "cross margin ratio (liquidation at " + (">=" if rules.ratio_kind == "risk" else "<=") + " 100%)",
+        "cross margin ratio (liq. at " + (">=" if rules.ratio_kind == "risk" else "<=") + " 100%)",
         *(
             _percent(risk.account.margin_ratio)
             if any(p.isolated_margin is None for p in risk.positions)
@@ -134,33 +125,27 @@ def _account_table(risks: dict[str, AccountRisk], rules: VenueRules) -> Table:
     return table
 
 
-def _comparison_table(as_given: AccountRisk, cross: AccountRisk, isolated: AccountRisk) -> Table:
-    """Return each position's liquidation price and distance as given, then what if all cross / all isolated."""
-    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
+def _comparison_table(as_given: AccountRisk, cross: AccountRisk, isolated: AccountRisk, *, wide: bool = False) -> Table:
+    """Return each position's liquidation price and distance as given, then what if all cross / all isolated.
+
+    The mark column only with ``wide``: the rest fits a 100-column terminal.
+    """
+    from rich import box  # noqa: PLC0415 - rich: only when a table is printed
+    from rich.table import Table  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
     table = Table(
         title="Liquidation: as given, what if all cross, what if all isolated (mark moves with the other marks held)",
         title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
-    for column in (
-        "symbol",
-        "side",
-        "mode",
-        "mark",
-        "as given liq",
-        "as given to liq",
-        "cross liq",
-        "cross to liq",
-        "isolated liq",
-        "isolated to liq",
-        "liquidated first",
-    ):
-        left = column in ("symbol", "side", "mode", "liquidated first")
-        table.add_column(column, justify="left" if left else "right")
     notes: dict[str, int] = {}
-    for g, c, i in zip(as_given.positions, cross.positions, isolated.positions, strict=True):
-        table.add_row(
+    headers = ["symbol", "side", "mode", "mark", "given liq", "to liq", "cross liq", "to liq", "isol. liq", "to liq"]
+    headers.append("first liq.")
+    rows = [
+        [
             g.symbol,
             g.side,
             g.margin_mode,
@@ -175,11 +160,19 @@ def _comparison_table(as_given: AccountRisk, cross: AccountRisk, isolated: Accou
             "--"
             if c.liquidation_note or i.liquidation_note
             else first_liquidated(c.distance_to_liquidation, i.distance_to_liquidation),
-        )
+        ]
+        for g, c, i in zip(as_given.positions, cross.positions, isolated.positions, strict=True)
+    ]
+    shown = [k for k, header in enumerate(headers) if wide or header != "mark"]
+    for k in shown:
+        left = headers[k] in ("symbol", "side", "mode", "first liq.")
+        table.add_column(headers[k], justify="left" if left else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*(row[k] for k in shown))
     table = _footnotes(table, notes)
     legend = Text(
         "mode: the file's. cross, isolated: every position recast (an isolated one keeps its margin). "
-        "liquidated first: cross or isolated (--: not known)."
+        "first liq.: the mode liquidated first (--: not known)."
     )
     table.caption = legend if table.caption is None else Text.assemble(legend, "\n", table.caption)
     table.caption_justify = "left"
@@ -212,6 +205,9 @@ def check(
     margin: Annotated[
         str, typer.Option("--margin", help="venue (default) | portfolio: also the scenario-based requirement.")
     ] = "venue",
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column (entry, notional, IM, MMR, isolated margin, bankruptcy).")
+    ] = False,
 ) -> None:
     """Margin, margin ratio, available balance and liquidation price of every position.
 
@@ -247,12 +243,12 @@ def check(
         "isolated": "what if all isolated",
     }
     tables = [
-        _positions_table(risk, loaded.rules, f"Positions ({risk.venue} · {titles[name]})")
+        _positions_table(risk, loaded.rules, f"Positions ({risk.venue} · {titles[name]})", wide=wide)
         for name, risk in risks.items()
     ]
     tables.append(_account_table(risks, loaded.rules))
     if compare:
-        tables.append(_comparison_table(risks["as_given"], risks["cross"], risks["isolated"]))
+        tables.append(_comparison_table(risks["as_given"], risks["cross"], risks["isolated"], wide=wide))
     if scenario_table is not None:
         tables.append(scenario_table)
     for table in tables:
