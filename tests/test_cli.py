@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -425,3 +426,14 @@ def test_tables_fit_100_columns_and_wide_shows_every_column() -> None:
     assert wide.exit_code == 0, wide.stderr
     for column in ("entry", "notional", "IM", "MMR", "iso margin", "bankr price", "mark"):
         assert f" {column} " in wide.stdout, column
+
+
+def test_danger_is_in_colour_only_where_the_terminal_has_colour() -> None:
+    # the all-isolated ETH short sits 6.22 % from liquidation: below the checklist's 10 % fail level, red
+    coloured = RUNNER.invoke(app, ["check", str(CASE_STUDY), "--compare"], env={"FORCE_COLOR": "1"})
+    assert coloured.exit_code == 0, coloured.stderr
+    eth = [line for line in coloured.stdout.splitlines() if "ETHUSDT" in line and "6.22%" in line]
+    assert eth
+    assert re.search(r"\x1b\[1;31m\s*6\.22%", eth[-1])
+    plain = RUNNER.invoke(app, ["check", str(CASE_STUDY), "--compare"])
+    assert "\x1b[" not in plain.stdout

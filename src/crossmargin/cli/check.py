@@ -17,10 +17,13 @@ from crossmargin.cli.render import fail, format_money, format_percent, format_pr
 from crossmargin.console import risk_json
 from crossmargin.errors import CrossmarginError, InputError
 from crossmargin.margin.account import evaluate, pool_margin_ratio
+from crossmargin.margin.pools import risk_view
 from crossmargin.portfolio import MODES, Portfolio, compare_modes, load_portfolio
+from crossmargin.risk.thresholds import DISTANCE_FAIL, DISTANCE_WARN, MARGIN_RATIO_FAIL, MARGIN_RATIO_WARN
 
 if TYPE_CHECKING:
     from rich.table import Table
+    from rich.text import Text
 
     from crossmargin.model import AccountRisk, PositionRisk
     from crossmargin.venues.base import VenueRules
@@ -31,6 +34,26 @@ __all__ = ["WIDE_ONLY", "check", "first_liquidated", "register"]
 def _percent(value: float | None) -> str:
     """Return a ratio or distance as a percentage; an infinite ratio prints 'bankrupt', an undefined one '--'."""
     return format_percent(value)
+
+
+def _danger(text: str, level: int) -> Text:
+    """Return ``text`` red (level 2), yellow (1) or plain (0): colour only where the terminal has it."""
+    from rich.text import Text  # noqa: PLC0415 - rich: only when a table is printed
+
+    return Text(text, style=("", "yellow", "bold red")[level])
+
+
+def _distance_cell(distance: float | None) -> Text:
+    """Return a distance to liquidation, red below ``DISTANCE_FAIL`` (or past it), yellow below ``DISTANCE_WARN``."""
+    level = 0 if distance is None else 2 if distance < DISTANCE_FAIL else 1 if distance < DISTANCE_WARN else 0
+    return _danger(_percent(distance), level)
+
+
+def _ratio_cell(ratio: float, rules: VenueRules) -> Text:
+    """Return a pool ratio as the venue shows it, coloured by its risk view against the checklist's levels."""
+    seen = risk_view(rules, ratio)
+    level = 2 if seen >= MARGIN_RATIO_FAIL else 1 if seen >= MARGIN_RATIO_WARN else 0
+    return _danger(_percent(ratio), level)
 
 
 def _liquidation_cell(position: PositionRisk, notes: dict[str, int]) -> str:
@@ -62,7 +85,7 @@ def _positions_table(risk: AccountRisk, rules: VenueRules, title: str, *, wide: 
 
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     notes: dict[str, int] = {}
-    rows = [
+    rows: list[dict[str, str | Text]] = [
         {
             "symbol": p.symbol,
             "side": p.side,
@@ -77,10 +100,10 @@ def _positions_table(risk: AccountRisk, rules: VenueRules, title: str, *, wide: 
             "MM": format_money(p.maintenance_margin),
             "MMR": f"{p.mm_rate * 100:g}%",
             "iso margin": format_money(p.isolated_margin),
-            "pool ratio": _percent(pool_margin_ratio(risk, p)),
+            "pool ratio": _ratio_cell(pool_margin_ratio(risk, p), rules),
             "liq price": _liquidation_cell(p, notes),
             "bankr price": format_price(p.bankruptcy_price),
-            "to liq": _percent(p.distance_to_liquidation),
+            "to liq": _distance_cell(p.distance_to_liquidation),
         }
         for p in risk.positions
     ]
@@ -144,18 +167,18 @@ def _comparison_table(as_given: AccountRisk, cross: AccountRisk, isolated: Accou
     notes: dict[str, int] = {}
     headers = ["symbol", "side", "mode", "mark", "given liq", "to liq", "cross liq", "to liq", "isol. liq", "to liq"]
     headers.append("first liq.")
-    rows = [
+    rows: list[list[str | Text]] = [
         [
             g.symbol,
             g.side,
             g.margin_mode,
             format_price(g.mark_price),
             _liquidation_cell(g, notes),
-            _percent(g.distance_to_liquidation),
+            _distance_cell(g.distance_to_liquidation),
             _liquidation_cell(c, notes),
-            _percent(c.distance_to_liquidation),
+            _distance_cell(c.distance_to_liquidation),
             _liquidation_cell(i, notes),
-            _percent(i.distance_to_liquidation),
+            _distance_cell(i.distance_to_liquidation),
             # A price left out for a reason (past the last bracket) is unknown, not absent: no order is known.
             "--"
             if c.liquidation_note or i.liquidation_note
