@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from crossmargin.portfolio import Portfolio, load_portfolio
+from tests.harness import CASE_STUDY
 
-REPO = Path(__file__).resolve().parents[1]
-CASE = REPO / "examples" / "case_study.toml"
+CASE = CASE_STUDY
 PATHS = 400  # small: the tests check agreement with the library, not the odds' precision
 #: Text swaps on the case study: one position's mode (and isolated margin) changed.
 ETH_CROSS = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "cross"'

@@ -10,8 +10,8 @@ from crossmargin.errors import InputError
 from crossmargin.margin.account import evaluate
 from crossmargin.model import Account, MarginMode
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
+from tests.harness import CASE_STUDY
 
-CASE_STUDY = Path(__file__).resolve().parent.parent / "examples" / "case_study.toml"
 #: The ETH short of the case study isolated on 2,300 USDT (entry notional / leverage would be 2,104.65).
 ETH_CROSS = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "cross"'
 ETH_ISOLATED = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "isolated"\nisolated_margin = 2300'

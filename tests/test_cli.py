@@ -18,9 +18,9 @@ from crossmargin.cli.check import first_liquidated
 from crossmargin.console import risk_json
 from crossmargin.margin.account import evaluate
 from crossmargin.portfolio import all_cross, all_isolated, load_portfolio
+from tests.harness import CASE_STUDY
 
 ROOT = Path(__file__).resolve().parent.parent
-CASE_STUDY = ROOT / "examples" / "case_study.toml"
 RUNNER = CliRunner()
 
 ACCOUNT_KEYS = {

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from crossmargin.errors import InputError
 from crossmargin.model import MarginMode
 from crossmargin.portfolio import MODES, compare_modes, load_portfolio
-
-CASE_STUDY = Path(__file__).resolve().parent.parent / "examples" / "case_study.toml"
+from tests.harness import CASE_STUDY
 
 
 def test_the_three_books_in_order_and_the_file_margin_kept() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -13,9 +11,8 @@ from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portf
 from crossmargin.report.stress_figure import grid_heatmap
 from crossmargin.risk.stress import grid_moves, stress_grid
 from crossmargin.sim.scan import risk_view
+from tests.harness import CASE_STUDY
 
-ROOT = Path(__file__).resolve().parents[2]
-CASE_STUDY = ROOT / "examples" / "case_study.toml"
 #: The case study's ETH short, and the same short isolated on 2,300 USDT (entry notional / leverage: 2,104.65).
 ETH_CROSS = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "cross"'
 ETH_ISOLATED = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "isolated"\nisolated_margin = 2300'

@@ -42,11 +42,9 @@ from crossmargin.risk.montecarlo import (
     wilson_interval,
 )
 from crossmargin.venues import get_rules
-from tests.conftest import REPO
-from tests.harness import command_app
+from tests.harness import CASE_STUDY, command_app
 from tests.strategies import accounts
 
-CASE_STUDY = REPO / "examples" / "case_study.toml"
 SAMPLE = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 BINANCE = get_rules("binance")
 

@@ -23,10 +23,8 @@ from crossmargin.risk.leverage import max_leverage
 from crossmargin.risk.montecarlo import liquidation_probability
 from crossmargin.risk.safe_leverage import COLUMNS, HOURS_PER_YEAR, closed_form_cap, fresh_isolated, recommend_leverage
 from crossmargin.venues import get_rules
-from tests.conftest import REPO
-from tests.harness import command_app
+from tests.harness import CASE_STUDY, command_app
 
-CASE_STUDY = REPO / "examples" / "case_study.toml"
 BINANCE = get_rules("binance")
 #: Kept small so that the module runs in a few seconds; the CI of 1 % at 10,000 paths is about +-0.2 pp.
 PATHS = 10_000

@@ -36,11 +36,9 @@ from crossmargin.risk.stress import (
 )
 from crossmargin.sim.scan import risk_view
 from crossmargin.venues import get_rules
-from tests.harness import command_app
+from tests.harness import CASE_STUDY, command_app
 from tests.strategies import accounts
 
-ROOT = Path(__file__).resolve().parents[2]
-CASE_STUDY = ROOT / "examples" / "case_study.toml"
 RUNNER = CliRunner()
 #: The case study's ETH short, and the same short isolated on 2,300 USDT (entry notional / leverage: 2,104.65).
 ETH_CROSS = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "cross"'

@@ -18,9 +18,8 @@ from crossmargin.margin.account import evaluate
 from crossmargin.portfolio import all_cross, all_isolated, parse_portfolio
 from crossmargin.risk.stress import stress_grid
 from crossmargin.web.app import STATIC, create_app
-from tests.harness import command_app
+from tests.harness import CASE_STUDY, command_app
 
-CASE_STUDY = Path(__file__).resolve().parents[2] / "examples" / "case_study.toml"
 #: The case study's ETH short, and the same short isolated on 2,300 USDT (entry notional / leverage: 2,104.65).
 ETH_CROSS = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "cross"'
 ETH_ISOLATED = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "isolated"\nisolated_margin = 2300'
