@@ -41,7 +41,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import ccxt
@@ -77,31 +77,6 @@ _MAX_ERROR_CHARS = 300
 _MASK = "***"
 #: A URL's query string: signed requests carry a signature and timestamps that only clutter a message.
 _URL_QUERY = re.compile(r"(https?://[^\s?]+)\?\S*")
-
-
-@dataclass(frozen=True, slots=True)
-class _VenueFields:
-    """Where a venue's raw figures live in ccxt's ``info`` (``venues.registry.LiveFields``) and its settle."""
-
-    raw_id: str  # venue id of a position / ticker
-    raw_mark: str  # mark price of a ticker
-    maint_margin: str | None  # maintenance margin of a position (quote currency)
-    settle: str  # settlement currency of the perpetuals read
-    ticker_params: Mapping[str, str]  # params of fetch_tickers, where fetch_mark_prices is missing
-    position_params: Mapping[str, str]  # params of fetch_positions: perpetual swaps only
-
-
-_FIELDS: dict[str, _VenueFields] = {
-    name: _VenueFields(
-        info.live.raw_id,
-        info.live.raw_mark,
-        info.live.maint_margin,
-        info.settle,
-        dict(info.live.ticker_params),
-        dict(info.live.position_params),
-    )
-    for name, info in VENUE_INFO.items()
-}
 
 
 class _ReadFailedError(Exception):
@@ -179,7 +154,8 @@ class CcxtReader:
             raise InputError("backoff_s", backoff_s, "a number of seconds >= 0")
         creds = credentials if credentials is not None else load_credentials(self._venue)
         self._scrub = _Scrubber(creds.secrets() if creds is not None else ())
-        self._fields = _FIELDS[self._venue]
+        self._fields = VENUE_INFO[self._venue].live
+        self._settle = VENUE_INFO[self._venue].settle
         self._exchange = (
             exchange if exchange is not None else getattr(ccxt, CCXT_EXCHANGES[self._venue])({"enableRateLimit": True})
         )
@@ -464,7 +440,7 @@ class CcxtReader:
         - Hyperliquid: ``marginSummary.accountValue`` (cross and isolated equity) less every position's
           ``unrealizedPnl``.
         """
-        settle = self._fields.settle
+        settle = self._settle
         if self._venue == "binance":
             return _require(info.get("totalWalletBalance"), "totalWalletBalance")
         if self._venue == "bybit":
