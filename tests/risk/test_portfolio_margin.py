@@ -150,3 +150,12 @@ def test_book_never_asks_more_than_its_positions_alone(drawn: tuple[Account, Mar
     assert book.mm <= math.fsum(r.mm for r in alone) * (1 + 1e-12) + 1e-9
     if len(account.positions) == 1:
         assert book.mm == alone[0].mm
+
+
+def test_an_unfundable_isolated_row_is_nan_and_says_why() -> None:
+    portfolio = load_portfolio(ROOT / "examples" / "case_study.toml")
+    poor = dataclasses.replace(portfolio, account=dataclasses.replace(portfolio.account, wallet_balance=100.0))
+    frame = margin_comparison(poor)
+    assert math.isnan(frame.loc["isolated", "maintenance_margin"])
+    assert frame.loc["isolated", "note"].startswith("isolated: not evaluated, the wallet cannot fund every position")
+    assert frame.loc["cross", "maintenance_margin"] > 0

@@ -27,7 +27,7 @@ from crossmargin.console import format_price
 from crossmargin.errors import InputError
 from crossmargin.margin.account import evaluate
 from crossmargin.model import Account, AccountRisk, MarginMode, Position, PositionRisk
-from crossmargin.portfolio import Portfolio, all_cross, all_isolated
+from crossmargin.portfolio import Portfolio, compare_modes
 from crossmargin.risk.montecarlo import MCResult, liquidation_probability
 from crossmargin.risk.safe_leverage import recommend_leverage
 from crossmargin.risk.stress import (
@@ -636,17 +636,13 @@ def build_checklist(
     account, rules, marks = portfolio.account, portfolio.rules, portfolio.marks
     if not account.positions:
         raise InputError("positions", (), "at least one position")
-    notes: list[str] = []
+    compared = compare_modes(account)
+    notes: list[str] = list(compared.notes)
     given = evaluate(account, marks, rules)
-    recasts: dict[str, tuple[Account, AccountRisk]] = {}
-    cross = all_cross(account)
-    recasts["cross"] = (cross, evaluate(cross, marks, rules))
-    try:
-        isolated = all_isolated(account)
-        recasts["isolated"] = (isolated, evaluate(isolated, marks, rules))
-    except InputError as error:
-        notes.append(f"isolated not evaluated: {error}")
-    differing = [book for book, (recast, _) in recasts.items() if recast != account]
+    recasts: dict[str, tuple[Account, AccountRisk]] = {
+        mode: (book, evaluate(book, marks, rules)) for mode, book in compared.books.items() if mode != "as_given"
+    }
+    differing = [mode for mode in recasts if compared.same_as(mode) != "as_given"]
     all_cross_book = "cross" not in differing
     labels = [_label(account, i) for i in range(len(account.positions))]
     frame = recommend_leverage(

@@ -41,7 +41,7 @@ from crossmargin.errors import InputError
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.position import unrealized_pnl
 from crossmargin.model import Account, Marks, Position
-from crossmargin.portfolio import Portfolio, all_cross, all_isolated
+from crossmargin.portfolio import Portfolio, all_cross, compare_modes
 from crossmargin.venues.base import Sourced, VenueRules
 
 __all__ = [
@@ -304,12 +304,13 @@ def margin_comparison(portfolio: Portfolio, *, params: PmParams | None = None) -
     the wallet cannot fund holds NaN and says why.
     """
     account, marks, rules = portfolio.account, portfolio.marks, portfolio.rules
-    cross = evaluate(all_cross(account), marks, rules).account
+    compared = compare_modes(account, ("cross", "isolated"))
+    cross = evaluate(compared.books["cross"], marks, rules).account
     rows: list[dict[str, Any]] = [
         {"mode": "cross", "maintenance_margin": cross.maintenance_margin, "initial_margin": cross.initial_margin}
     ]
-    try:
-        isolated = evaluate(all_isolated(account), marks, rules).account
+    if "isolated" in compared.books:
+        isolated = evaluate(compared.books["isolated"], marks, rules).account
         rows.append(
             {
                 "mode": "isolated",
@@ -317,9 +318,9 @@ def margin_comparison(portfolio: Portfolio, *, params: PmParams | None = None) -
                 "initial_margin": isolated.initial_margin,
             }
         )
-    except InputError as error:
+    else:  # the wallet cannot fund every position isolated: compare_modes' note says why
         rows.append(
-            {"mode": "isolated", "maintenance_margin": math.nan, "initial_margin": math.nan, "note": str(error)}
+            {"mode": "isolated", "maintenance_margin": math.nan, "initial_margin": math.nan, "note": compared.notes[0]}
         )
     alone = standalone_margins(account, marks, rules, params=params)
     book = portfolio_margin(account, marks, rules, params=params)
