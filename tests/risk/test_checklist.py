@@ -11,19 +11,17 @@ from crossmargin.console import format_price
 from crossmargin.margin.account import evaluate
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
-from crossmargin.risk.checklist import (
+from crossmargin.risk.checklist import Checklist, Item, build_checklist
+from crossmargin.risk.montecarlo import liquidation_probability
+from crossmargin.risk.stress import MODE_LABELS, historical_scenarios, hypothetical_scenarios, run_stress
+from crossmargin.risk.thresholds import (
     DISTANCE_FAIL,
     DISTANCE_WARN,
     MARGIN_RATIO_FAIL,
     MARGIN_RATIO_WARN,
     STRESS_LOSS_FAIL,
     STRESS_LOSS_WARN,
-    Checklist,
-    Item,
-    build_checklist,
 )
-from crossmargin.risk.montecarlo import liquidation_probability
-from crossmargin.risk.stress import MODE_LABELS, historical_scenarios, hypothetical_scenarios, run_stress
 from crossmargin.sim.scan import risk_view
 from tests.checklist_books import (
     BEYOND,

@@ -37,15 +37,8 @@ from crossmargin.console import format_price
 from crossmargin.portfolio import Portfolio
 from crossmargin.risk import checklist as verdicts
 from crossmargin.risk.checklist import (
-    DISTANCE_FAIL,
-    DISTANCE_WARN,
-    MARGIN_RATIO_FAIL,
-    MARGIN_RATIO_WARN,
     STATUSES,
-    STRESS_LOSS_FAIL,
-    STRESS_LOSS_WARN,
     Item,
-    LiquidationRow,
     Status,
     missing_price,
     percent,
@@ -54,19 +47,10 @@ from crossmargin.risk.stress import StressGrid
 
 __all__ = [
     "COLOURS",
-    "DISTANCE_FAIL",
-    "DISTANCE_WARN",
-    "MARGIN_RATIO_FAIL",
-    "MARGIN_RATIO_WARN",
     "MARKS",
-    "STRESS_LOSS_FAIL",
-    "STRESS_LOSS_WARN",
     "WHAT_IF_TEXT",
     "Checklist",
-    "Item",
-    "LiquidationRow",
     "build_checklist",
-    "format_price",
     "heatmap_drawing",
     "html_page",
     "liquidation_drawing",

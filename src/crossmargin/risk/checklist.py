@@ -57,19 +57,7 @@ from crossmargin.risk.thresholds import (
 from crossmargin.sim.scan import risk_view
 
 __all__ = [
-    "CONCENTRATION_FAIL",
-    "CONCENTRATION_WARN",
-    "DISTANCE_FAIL",
-    "DISTANCE_WARN",
-    "GRID_EXTENT",
-    "GRID_STEP",
-    "LEVERAGE_WARN_SHARE",
-    "MARGIN_RATIO_FAIL",
-    "MARGIN_RATIO_WARN",
     "STATUSES",
-    "STOP_SHARE",
-    "STRESS_LOSS_FAIL",
-    "STRESS_LOSS_WARN",
     "WHAT_IF",
     "Checklist",
     "Item",
