@@ -143,8 +143,13 @@ def user_tables_dir() -> Path:
     return default_data_dir() / "venues"
 
 
+@cache
 def shipped_table(filename: str) -> Any:
-    """Return the parsed JSON file ``filename`` shipped in ``crossmargin/venues/data``."""
+    """Return the parsed JSON file ``filename`` shipped in ``crossmargin/venues/data``.
+
+    Parsed once per process (package data does not change): the rules' loader and the staleness check read
+    the same object, which callers must not mutate.
+    """
     return json.loads(_shipped_path(filename).read_text(encoding="utf-8"))
 
 
