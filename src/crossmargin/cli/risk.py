@@ -401,7 +401,7 @@ def montecarlo(
     chunks: Annotated[int, typer.Option("--chunks", help="Dask tasks the paths are split into.")] = 8,
 ) -> None:
     """Probability of liquidation within the horizon: the cross account vs each isolated position."""
-    from crossmargin.risk.montecarlo import BATCH_PATHS, liquidation_probability, plan_paths  # noqa: PLC0415
+    from crossmargin.risk.montecarlo import BATCH_PATHS, plan_paths, run_plan  # noqa: PLC0415
 
     try:
         hours = parse_horizon(horizon)
@@ -417,37 +417,29 @@ def montecarlo(
         per_hour = _steps_per_hour(hours, steps_per_hour)
         loaded = load_portfolio(portfolio, venue=venue)
         tasks = 0
-        if dask or scheduler is not None:
-            from crossmargin.distributed import (  # noqa: PLC0415 - optional
-                chunk_batches,
-                client_for,
-                montecarlo_planned,
-            )
+        distributed = dask or scheduler is not None
+        if distributed:
+            from crossmargin.distributed import chunk_batches  # noqa: PLC0415 - optional
 
             if chunks < 1 or chunks > paths:
                 raise InputError("--chunks", chunks, f"1 .. --paths ({paths})")
             tasks = len(chunk_batches(paths, chunks))
-            plan = plan_paths(  # refuses bad input and missing history before a cluster starts
-                loaded,
-                horizon_hours=hours,
-                paths=paths,
-                model=model,
-                seed=seed,
-                steps_per_hour=per_hour,
-                funding=funding,
-            )
+        plan = plan_paths(  # refuses bad input and missing history before any path is drawn or a cluster starts
+            loaded,
+            horizon_hours=hours,
+            paths=paths,
+            model=model,
+            seed=seed,
+            steps_per_hour=per_hour,
+            funding=funding,
+        )
+        if distributed:
+            from crossmargin.distributed import client_for, montecarlo_planned  # noqa: PLC0415 - optional
+
             with client_for(scheduler) as client:
                 result = montecarlo_planned(plan, chunks=chunks, client=client)
         else:
-            result = liquidation_probability(
-                loaded,
-                horizon_hours=hours,
-                paths=paths,
-                model=model,
-                seed=seed,
-                steps_per_hour=per_hour,
-                funding=funding,
-            )
+            result = run_plan(plan)
     except CrossmarginError as error:
         raise fail(error, str(portfolio)) from None
     if as_json:

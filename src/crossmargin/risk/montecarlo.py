@@ -147,6 +147,7 @@ __all__ = [
     "plan_paths",
     "return_history",
     "run_batches",
+    "run_plan",
     "sample_returns",
     "sample_symbol",
     "simulate_paths",
@@ -720,6 +721,11 @@ def liquidation_probability(
         funding=funding,
         store=store,
     )
+    return run_plan(plan, progress=progress)
+
+
+def run_plan(plan: PathPlan, *, progress: bool | None = None) -> MCResult:
+    """Return the figures of ``plan`` with every batch drawn here (``progress``: as ``liquidation_probability``)."""
     with stderr_progress("Monte Carlo paths", show=progress) as bar:
         task = bar.add_task("paths", total=plan.work.paths)
         tally = run_batches(plan.work, range(plan.work.batches), advance=lambda size: bar.advance(task, size))
