@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from crossmargin.portfolio import Portfolio, load_portfolio
-from crossmargin.report.checklist import Checklist, build_checklist, liquidation_drawing, write_pdf
-from crossmargin.risk import checklist as verdicts
+from crossmargin.report.checklist import html_page, liquidation_drawing, write_pdf
+from crossmargin.risk.checklist import Checklist, build_checklist
 from tests.checklist_books import BEYOND, CASE, ETH_CROSS, ETH_ISOLATED, PATHS, copy_case
 
 
@@ -39,7 +39,7 @@ def mixed_checklist(mixed: Portfolio) -> Checklist:
 
 
 def test_html_is_self_contained(checklist: Checklist) -> None:
-    page = checklist.to_html()
+    page = html_page(checklist)
     assert page.startswith("<!DOCTYPE html>")
     assert "<svg" in page
     assert "2,515.52" in page
@@ -76,7 +76,7 @@ def test_pdf_text_and_render(checklist: Checklist, tmp_path: Path) -> None:
 
 
 def test_html_and_drawing_label_the_book_as_given_and_the_what_ifs(mixed_checklist: Checklist) -> None:
-    page = mixed_checklist.to_html()
+    page = html_page(mixed_checklist)
     assert page.index("Checklist: the book as given") < page.index("What if: the same positions recast")
     assert "not part of the verdict" in page
     assert "Advice (the book as given)" in page
@@ -93,16 +93,6 @@ def test_a_price_beyond_the_last_bracket_shows_its_note(tmp_path: Path) -> None:
     result = build_checklist(copy_case(tmp_path / "beyond.toml", *BEYOND), paths=100, seed=0)
     texts = [shape.text for shape in liquidation_drawing(result).contents if hasattr(shape, "text")]
     assert "as given (cross): -- (beyond the last bracket)" in texts
-    page = result.to_html()
+    page = html_page(result)
     assert "-- (beyond the last bracket)" in page
     assert "None" not in page
-
-
-def test_build_checklist_is_the_risk_verdicts(checklist: Checklist, portfolio: Portfolio) -> None:
-    checked = verdicts.build_checklist(portfolio, paths=PATHS, seed=0)
-    assert isinstance(checklist, verdicts.Checklist)
-    assert (checklist.items, checklist.what_ifs, checklist.liquidations) == (
-        checked.items,
-        checked.what_ifs,
-        checked.liquidations,
-    )

@@ -43,7 +43,8 @@ def report(
     """
     from rich.console import Console  # noqa: PLC0415 - rich: only when a table is printed
 
-    from crossmargin.report.checklist import COLOURS, MARKS, build_checklist, write_pdf  # noqa: PLC0415
+    from crossmargin.report.checklist import COLOURS, MARKS, html_page, write_pdf  # noqa: PLC0415
+    from crossmargin.risk.checklist import build_checklist  # noqa: PLC0415
     from crossmargin.risk.montecarlo import MAX_PATHS  # noqa: PLC0415
 
     if not 1 <= paths <= MAX_PATHS:
@@ -59,7 +60,7 @@ def report(
     try:
         write_pdf(checklist, pdf)
         if html is not None:
-            html.write_text(checklist.to_html(), encoding="utf-8")
+            html.write_text(html_page(checklist), encoding="utf-8")
     except OSError as error:
         raise fail(error, "cannot write the report") from None
     console = Console()

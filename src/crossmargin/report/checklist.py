@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,6 @@ from reportlab.platypus import (
 
 from crossmargin.console import format_money as _money
 from crossmargin.console import format_price
-from crossmargin.portfolio import Portfolio
 from crossmargin.risk import checklist as verdicts
 from crossmargin.risk.checklist import (
     STATUSES,
@@ -49,8 +47,6 @@ __all__ = [
     "COLOURS",
     "MARKS",
     "WHAT_IF_TEXT",
-    "Checklist",
-    "build_checklist",
     "heatmap_drawing",
     "html_page",
     "liquidation_drawing",
@@ -67,33 +63,6 @@ WHAT_IF_TEXT = (
     "keeps its margin; one recast from cross holds entry notional / leverage). For comparison only: they are not "
     "part of the verdict, and the advice is for the book as given."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Checklist(verdicts.Checklist):
-    """The verdicts of ``risk.checklist.Checklist`` that also write themselves as an HTML page."""
-
-    def to_html(self) -> str:
-        """Return the checklist as one self-contained HTML page (inline CSS, charts as inline SVG)."""
-        return html_page(self)
-
-
-def build_checklist(
-    portfolio: Portfolio,
-    *,
-    paths: int = 5000,
-    seed: int = 0,
-    max_liq_prob: float = 0.01,
-    horizon_hours: float = 24,
-) -> Checklist:
-    """Return ``risk.checklist.build_checklist`` of ``portfolio`` (same arguments and units) as a ``Checklist``.
-
-    Raises InputError for a portfolio without positions, a bad path count, probability or horizon.
-    """
-    checked = verdicts.build_checklist(
-        portfolio, paths=paths, seed=seed, max_liq_prob=max_liq_prob, horizon_hours=horizon_hours
-    )
-    return Checklist(**{field.name: getattr(checked, field.name) for field in fields(checked)})
 
 
 # --- charts (reportlab graphics: vector in the PDF, SVG in the HTML) ---------------------------------------
