@@ -22,11 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crossmargin.kernels.layout import pack_book
+from crossmargin.kernels.layout import FloatArray, MarketData, ScanResult, pack_book
 from crossmargin.kernels.scan import scan, scan_bars
 from crossmargin.model import Account, MarginMode, Position, Side
-from crossmargin.sim.market import FloatArray, MarketData
-from crossmargin.sim.scan import ScanResult, scan_reference
+from crossmargin.sim.scan import scan_reference
 from crossmargin.venues import get_rules
 
 DATA = Path(__file__).resolve().parent / "data"

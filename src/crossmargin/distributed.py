@@ -26,6 +26,7 @@ import pandas as pd
 from distributed import Client, Future, LocalCluster, as_completed
 
 from crossmargin.errors import InputError, suggest
+from crossmargin.kernels.layout import MarketData
 from crossmargin.portfolio import Portfolio
 from crossmargin.progress import stderr_progress
 from crossmargin.risk.montecarlo import (
@@ -42,7 +43,6 @@ from crossmargin.risk.montecarlo import (
 )
 from crossmargin.sim.backtest import MODES, kernel_scan, resolve_strategy, run_backtest, sample_market
 from crossmargin.sim.engine import RunConfig
-from crossmargin.sim.market import MarketData
 from crossmargin.venues import get_rules
 
 __all__ = [

@@ -17,13 +17,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crossmargin.errors import DataError, InputError
-from crossmargin.kernels.layout import EXTREME_CLOSE, EXTREME_HIGH, EXTREME_LOW, BookArrays, pack_book
+from crossmargin.kernels.layout import (
+    EXTREME_CLOSE,
+    EXTREME_HIGH,
+    EXTREME_LOW,
+    BookArrays,
+    MarketData,
+    ScanResult,
+    Trigger,
+    pack_book,
+)
 from crossmargin.kernels.scan import exact_sum, pool_breached, pool_risk, scan
 from crossmargin.margin.account import position_states
+from crossmargin.margin.pools import risk_view
 from crossmargin.margin.position import margin_ratio
 from crossmargin.model import Account, Bracket, MarginMode, Marks, Position, Side
-from crossmargin.sim.market import MarketData
-from crossmargin.sim.scan import ScanResult, Trigger, risk_view, scan_reference
+from crossmargin.sim.scan import scan_reference
 from crossmargin.venues import get_rules
 from crossmargin.venues.base import VenueRules
 from tests.conftest import TESTS

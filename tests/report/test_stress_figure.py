@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from crossmargin.margin.account import evaluate
+from crossmargin.margin.pools import risk_view
 from crossmargin.model import Account, Marks
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
 from crossmargin.report.stress_figure import grid_heatmap
 from crossmargin.risk.stress import grid_moves, stress_grid
-from crossmargin.sim.scan import risk_view
 from tests.harness import CASE_STUDY
 
 #: The case study's ETH short, and the same short isolated on 2,300 USDT (entry notional / leverage: 2,104.65).

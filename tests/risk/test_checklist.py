@@ -9,6 +9,7 @@ import pytest
 
 from crossmargin.console import format_price
 from crossmargin.margin.account import evaluate
+from crossmargin.margin.pools import risk_view
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
 from crossmargin.risk.checklist import Checklist, Item, build_checklist
@@ -22,7 +23,6 @@ from crossmargin.risk.thresholds import (
     STRESS_LOSS_FAIL,
     STRESS_LOSS_WARN,
 )
-from crossmargin.sim.scan import risk_view
 from tests.checklist_books import (
     BEYOND,
     BTC_ISOLATED,

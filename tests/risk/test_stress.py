@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from crossmargin.cli.risk import register
 from crossmargin.errors import DataError, InputError
 from crossmargin.margin.account import evaluate
+from crossmargin.margin.pools import risk_view
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
 from crossmargin.risk.stress import (
@@ -34,7 +35,6 @@ from crossmargin.risk.stress import (
     stress_grid,
     worst_joint_move,
 )
-from crossmargin.sim.scan import risk_view
 from crossmargin.venues import get_rules
 from tests.harness import CASE_STUDY, command_app
 from tests.strategies import accounts

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crossmargin.sim.market import MarketData, market_from_frames
+from crossmargin.kernels.layout import MarketData
+from crossmargin.sim.market import market_from_frames
 
 DATA = Path(__file__).parent.parent / "data" / "sim"
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")

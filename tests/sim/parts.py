@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from crossmargin.kernels.layout import MarketData
 from crossmargin.model import Account
 from crossmargin.sim.config import Mode, RunConfig
 from crossmargin.sim.ledger import Ledger
-from crossmargin.sim.market import MarketData, market_from_frames
+from crossmargin.sim.market import market_from_frames
 from crossmargin.sim.state import RunState
 from crossmargin.sim.strategy import FunctionStrategy
 from crossmargin.venues import get_rules

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 from crossmargin.live.alerts import Alert, AlertBook, Subject, deliver_webhook
 from crossmargin.live.base import AccountReader, VenueSnapshot, position_key
 from crossmargin.margin.account import evaluate
+from crossmargin.margin.pools import risk_view
 from crossmargin.model import AccountRisk
-from crossmargin.sim.scan import risk_view
 from crossmargin.venues import get_rules
 
 __all__ = [

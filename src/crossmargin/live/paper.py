@@ -18,15 +18,17 @@ import pandas as pd
 
 from crossmargin.data.load import load_bars
 from crossmargin.errors import DataError, InputError
+from crossmargin.kernels.layout import MarketData
 from crossmargin.live.base import ReportedFigures, VenueSnapshot, position_key
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.liquidate import liquidate
 from crossmargin.margin.operations import increase_position, open_position, reduce_position
+from crossmargin.margin.pools import pool_keys, risk_view
 from crossmargin.model import Account, MarginMode, Marks, Side
 from crossmargin.portfolio import Portfolio
 from crossmargin.risk.stress import base_of, episodes
-from crossmargin.sim.market import MarketData, market_from_frames
-from crossmargin.sim.scan import pool_keys, risk_view, worst_marks
+from crossmargin.sim.market import market_from_frames
+from crossmargin.sim.scan import worst_marks
 from crossmargin.venues.base import VenueRules
 
 __all__ = [

@@ -26,6 +26,7 @@ from crossmargin.console import format_money as _money
 from crossmargin.console import format_price
 from crossmargin.errors import InputError
 from crossmargin.margin.account import evaluate
+from crossmargin.margin.pools import risk_view
 from crossmargin.model import Account, AccountRisk, MarginMode, Position, PositionRisk
 from crossmargin.portfolio import Portfolio, compare_modes
 from crossmargin.risk.montecarlo import MCResult, liquidation_probability
@@ -54,7 +55,6 @@ from crossmargin.risk.thresholds import (
     STRESS_LOSS_FAIL,
     STRESS_LOSS_WARN,
 )
-from crossmargin.sim.scan import risk_view
 
 __all__ = [
     "STATUSES",

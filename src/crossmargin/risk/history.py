@@ -39,8 +39,9 @@ from crossmargin.data.store import (
 )
 from crossmargin.data.validate import interval_ms, iso_utc
 from crossmargin.errors import DataError, InputError
+from crossmargin.kernels.layout import FloatArray, IntArray
 from crossmargin.model import Instrument
-from crossmargin.sim.market import FloatArray, IntArray, market_from_frames
+from crossmargin.sim.market import market_from_frames
 from crossmargin.venues import VENUES, get_rules
 from crossmargin.venues.base import VenueRules
 

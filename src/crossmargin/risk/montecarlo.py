@@ -46,7 +46,7 @@ from crossmargin.data.store import (
     DataStore,
 )
 from crossmargin.errors import InputError
-from crossmargin.kernels.layout import BookArrays, pack_book
+from crossmargin.kernels.layout import BookArrays, FloatArray, IntArray, MarketData, pack_book
 from crossmargin.kernels.montecarlo import NOT_LIQUIDATED, first_breach
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.position import unrealized_pnl
@@ -93,7 +93,6 @@ from crossmargin.risk.return_models import (
     fit_model,
     fit_returns,
 )
-from crossmargin.sim.market import FloatArray, IntArray, MarketData
 from crossmargin.venues.base import VenueRules
 
 __all__ = [

@@ -27,9 +27,9 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from crossmargin.errors import DataError, InputError
+from crossmargin.kernels.layout import FloatArray
 from crossmargin.numeric import require_positive
 from crossmargin.risk.history import ReturnHistory, sample_returns
-from crossmargin.sim.market import FloatArray
 
 __all__ = [
     "EWMA_LAMBDA",

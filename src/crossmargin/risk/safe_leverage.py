@@ -42,6 +42,7 @@ import pandas as pd
 
 from crossmargin.data.store import DataStore
 from crossmargin.errors import BeyondTableError, InputError
+from crossmargin.kernels.layout import FloatArray
 from crossmargin.kernels.montecarlo import first_breach
 from crossmargin.margin.account import evaluate, position_initial_margin
 from crossmargin.model import Account, Instrument, MarginMode, Marks, Position, Side
@@ -67,7 +68,6 @@ from crossmargin.risk.montecarlo import (
     sample_returns,
     wilson_interval,
 )
-from crossmargin.sim.market import FloatArray
 from crossmargin.venues.base import VenueRules
 
 __all__ = [

@@ -42,10 +42,10 @@ from crossmargin.data.load import load_bars
 from crossmargin.errors import DataError, InputError, suggest
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.liquidate import liquidate
+from crossmargin.margin.pools import risk_view
 from crossmargin.model import Account, Marks, Position
 from crossmargin.portfolio import MODE_LABELS, MODES, Portfolio, compare_modes
 from crossmargin.risk.portfolio_margin import load_pm_params
-from crossmargin.sim.scan import risk_view
 from crossmargin.venues.base import VenueRules
 
 __all__ = [

@@ -14,13 +14,12 @@ import pandas as pd
 
 from crossmargin.data.store import sample_frames, sample_funding
 from crossmargin.errors import InputError
-from crossmargin.kernels.layout import pack_book
+from crossmargin.kernels.layout import MarketData, ScanResult, Trigger, pack_book
 from crossmargin.kernels.scan import scan
 from crossmargin.model import Account
 from crossmargin.sim.engine import AutoLeverage, RunConfig, Scanner, run_mode
-from crossmargin.sim.market import MarketData, market_from_frames
+from crossmargin.sim.market import market_from_frames
 from crossmargin.sim.result import BacktestResult
-from crossmargin.sim.scan import ScanResult, Trigger
 from crossmargin.sim.strategies import STRATEGIES
 from crossmargin.sim.strategy import Strategy
 from crossmargin.venues.base import VenueRules

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from crossmargin.errors import InputError
+from crossmargin.kernels.layout import MarketData, ScanResult, Trigger
 from crossmargin.model import Account, Side
 from crossmargin.numeric import require_positive
-from crossmargin.sim.market import MarketData
-from crossmargin.sim.scan import ScanResult, Trigger
 from crossmargin.venues.base import VenueRules
 
 __all__ = ["MS_PER_YEAR", "AutoLeverage", "Mode", "RunConfig", "Scanner", "StopPolicy"]

@@ -27,7 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crossmargin.errors import InputError
+from crossmargin.kernels.layout import MarketData, Trigger
 from crossmargin.margin.account import evaluate
+from crossmargin.margin.pools import pool_keys, risk_view
 from crossmargin.model import Account
 from crossmargin.sim.config import AutoLeverage, Mode, RunConfig, Scanner
 from crossmargin.sim.controls import auto_leverage, stop_allowed, vol_scaled
@@ -35,10 +37,9 @@ from crossmargin.sim.fills import execute, fill_pending, fire_resting, spot_fill
 from crossmargin.sim.funding import funding_due, settle_funding
 from crossmargin.sim.ledger import Ledger
 from crossmargin.sim.liquidation import check_margin
-from crossmargin.sim.market import MarketData
 from crossmargin.sim.orders import trigger_direction
 from crossmargin.sim.result import ModeResult
-from crossmargin.sim.scan import Trigger, pool_keys, risk_view, scan_reference
+from crossmargin.sim.scan import scan_reference
 from crossmargin.sim.state import RunState
 from crossmargin.sim.strategy import BarContext, Strategy
 from crossmargin.venues.base import VenueRules

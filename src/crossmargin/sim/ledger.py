@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crossmargin.kernels.layout import FloatArray, MarketData
 from crossmargin.margin.liquidate import LiquidationEvent
 from crossmargin.model import Position
-from crossmargin.sim.market import FloatArray, MarketData
 from crossmargin.sim.orders import Order
 from crossmargin.sim.result import ModeResult, Summary
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.liquidate import liquidate
-from crossmargin.sim.scan import pool_keys, risk_view, worst_marks
+from crossmargin.margin.pools import pool_keys, risk_view
+from crossmargin.sim.scan import worst_marks
 from crossmargin.sim.state import RunState
 
 __all__ = ["check_margin"]

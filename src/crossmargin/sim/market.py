@@ -19,7 +19,7 @@ import pandas as pd
 from crossmargin.errors import DataError
 from crossmargin.kernels.layout import FloatArray, IntArray, MarketData
 
-__all__ = ["FloatArray", "IntArray", "MarketData", "market_from_frames"]
+__all__ = ["market_from_frames"]
 
 
 def market_from_frames(

@@ -23,7 +23,7 @@ from crossmargin.margin.pools import pool_keys, risk_view
 from crossmargin.model import Account, Marks
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["ScanResult", "Trigger", "pool_keys", "risk_view", "scan_reference", "worst_marks"]
+__all__ = ["scan_reference", "worst_marks"]
 
 
 def worst_marks(account: Account, market: MarketData, bar: int, pools: Sequence[str], pool: str) -> Marks:

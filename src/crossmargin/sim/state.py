@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from crossmargin.kernels.layout import FloatArray, MarketData
 from crossmargin.model import Account, Marks
 from crossmargin.sim.config import Mode, RunConfig
 from crossmargin.sim.ledger import Ledger
-from crossmargin.sim.market import FloatArray, MarketData
 from crossmargin.sim.orders import Order
 from crossmargin.sim.strategy import Strategy
 from crossmargin.venues.base import VenueRules

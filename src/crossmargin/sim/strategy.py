@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from crossmargin.kernels.layout import FloatArray, MarketData
 from crossmargin.model import Account, Position, Side
-from crossmargin.sim.market import FloatArray, MarketData
 from crossmargin.sim.orders import Order
 
 __all__ = ["BarContext", "FunctionStrategy", "Strategy"]
