@@ -31,7 +31,7 @@ from crossmargin.distributed import (
 from crossmargin.errors import InputError
 from crossmargin.portfolio import load_portfolio
 from crossmargin.risk.montecarlo import BATCH_PATHS, liquidation_probability
-from crossmargin.sim.engine import RunConfig
+from crossmargin.sim.config import RunConfig
 from tests.conftest import REPO
 from tests.harness import command_app
 

@@ -42,7 +42,7 @@ from crossmargin.risk.montecarlo import (
     run_batches,
 )
 from crossmargin.sim.backtest import MODES, kernel_scan, resolve_strategy, run_backtest, sample_market
-from crossmargin.sim.engine import RunConfig
+from crossmargin.sim.config import RunConfig
 from crossmargin.venues import get_rules
 
 __all__ = [

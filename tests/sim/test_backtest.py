@@ -15,7 +15,7 @@ from crossmargin.kernels.layout import MarketData
 from crossmargin.report.plot import backtest_figure, save_figure
 from crossmargin.risk.leverage import max_leverage
 from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest, sample_market
-from crossmargin.sim.engine import AutoLeverage, RunConfig
+from crossmargin.sim.config import AutoLeverage, RunConfig
 from crossmargin.sim.strategies import CaseStudy, HedgePair, Scalp
 from crossmargin.venues import get_rules
 from tests.sim.conftest import crash

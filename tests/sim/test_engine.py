@@ -12,7 +12,8 @@ from crossmargin.errors import DataError, InputError
 from crossmargin.kernels.layout import MarketData
 from crossmargin.margin import evaluate
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
-from crossmargin.sim.engine import RunConfig, run_mode
+from crossmargin.sim.config import RunConfig
+from crossmargin.sim.engine import run_mode
 from crossmargin.sim.market import market_from_frames
 from crossmargin.sim.orders import Order
 from crossmargin.sim.strategies import Basis, CaseStudy, HedgePair

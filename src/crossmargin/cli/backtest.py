@@ -81,7 +81,7 @@ def backtest(
         run_sweep(strategy, sweep, mode=mode, scheduler=scheduler, venue=venue, as_json=as_json)
         return
     from crossmargin.sim.backtest import kernel_scan, resolve_strategy, run_backtest, sample_market  # noqa: PLC0415
-    from crossmargin.sim.engine import AutoLeverage, RunConfig  # noqa: PLC0415
+    from crossmargin.sim.config import AutoLeverage, RunConfig  # noqa: PLC0415
 
     try:
         factory = resolve_strategy(strategy)

@@ -17,7 +17,8 @@ from crossmargin.errors import InputError
 from crossmargin.kernels.layout import MarketData, ScanResult, Trigger, pack_book
 from crossmargin.kernels.scan import scan
 from crossmargin.model import Account
-from crossmargin.sim.engine import AutoLeverage, RunConfig, Scanner, run_mode
+from crossmargin.sim.config import AutoLeverage, RunConfig, Scanner
+from crossmargin.sim.engine import run_mode
 from crossmargin.sim.market import market_from_frames
 from crossmargin.sim.result import BacktestResult
 from crossmargin.sim.strategies import STRATEGIES

@@ -31,7 +31,7 @@ from crossmargin.kernels.layout import MarketData, Trigger
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.pools import pool_keys, risk_view
 from crossmargin.model import Account
-from crossmargin.sim.config import AutoLeverage, Mode, RunConfig, Scanner
+from crossmargin.sim.config import Mode, RunConfig, Scanner
 from crossmargin.sim.controls import auto_leverage, stop_allowed, vol_scaled
 from crossmargin.sim.fills import execute, fill_pending, fire_resting, spot_fill
 from crossmargin.sim.funding import funding_due, settle_funding
@@ -44,7 +44,7 @@ from crossmargin.sim.state import RunState
 from crossmargin.sim.strategy import BarContext, Strategy
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["AutoLeverage", "RunConfig", "Scanner", "run_mode"]
+__all__ = ["run_mode"]
 
 
 @dataclass(eq=False)
