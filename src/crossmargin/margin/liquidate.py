@@ -307,7 +307,8 @@ def _stepwise(
     fills: list[LiquidationFill] = []
     fees = 0.0
     covered = 0.0  # what the insurance fund paid to cover fills beyond an isolated wallet (<= 0)
-    for _ in range(_step_bound(states0)):
+    bound = _step_bound(states0)
+    for _ in range(bound):
         equity, requirement, states = _status(account, marks, rules, pool)
         if not states or not pool_breaches(equity, requirement):
             isolated0 = 0.0 if pool == "cross" else (states0[0].position.isolated_margin or 0.0)
@@ -360,7 +361,7 @@ def _stepwise(
             fills.append(fill)
             if position.isolated_margin is not None:  # a loss beyond the isolated wallet is the fund's
                 covered += min(0.0, position.isolated_margin + fill.realized_pnl - fill.fee)
-    raise EngineError(f"liquidation of pool {pool} on {rules.name} did not end within {_step_bound(states0)} steps")
+    raise EngineError(f"liquidation of pool {pool} on {rules.name} did not end within {bound} steps")
 
 
 def _finish(
