@@ -29,8 +29,21 @@ def _public_definitions(tree: ast.Module) -> set[str]:
     return {n for n in names if not n.startswith("_")}
 
 
+def _lazy_names(tree: ast.Module) -> set[str]:
+    """Return the names a module-level ``__getattr__`` (PEP 562) compares its argument with (``name == "app"``)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Compare):
+                    names.update(
+                        c.value for c in sub.comparators if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                    )
+    return names
+
+
 def _bound_names(tree: ast.Module) -> set[str]:
-    bound = _public_definitions(tree)
+    bound = _public_definitions(tree) | _lazy_names(tree)
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)

@@ -19,7 +19,6 @@ checked with ``assert``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from difflib import get_close_matches
 
 __all__ = [
     "BeyondTableError",
@@ -124,5 +123,7 @@ def suggest(name: str, known: Iterable[str]) -> str:
     """Return up to three close matches of ``name`` among ``known``, joined by ' or ', or ''."""
     pool = list(known)
     upper = {k.upper(): k for k in pool}
+    from difflib import get_close_matches  # noqa: PLC0415 - only an unknown name needs suggestions
+
     matches = get_close_matches(name.upper(), list(upper), n=3, cutoff=0.6)
     return " or ".join(upper[m] for m in matches)

@@ -482,6 +482,35 @@ def test_an_unusable_refreshed_table_falls_back_to_the_shipped_one(data_dir: Pat
     assert len(get_rules("bybit").instrument("BTCUSDT").brackets) == 20  # the shipped table
 
 
+def test_a_refreshed_table_is_validated_once_per_version_of_the_file(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: count the validations
+    validations: list[str] = []
+    validate = tables.table_problems
+
+    def counted(venue: str, payload: Any) -> list[tuple[str, str]]:
+        validations.append(venue)
+        return validate(venue, payload)
+
+    monkeypatch.setattr(tables, "table_problems", counted)
+    path = write_refreshed("bybit")
+
+    # Act: what one command does (the rules, then the staleness line), twice
+    for _ in range(2):
+        clear_loaders()
+        get_rules("bybit")
+        table_origin("bybit_linear.json")
+
+    # Assert: one validation; a rewritten file (a new inode) is validated again
+    assert validations == ["bybit"]
+    write_refreshed("bybit", as_of="2026-11-30")
+    assert table_origin("bybit_linear.json") == tables.TableOrigin(
+        path, "refreshed", "2026-11-30", tables.SOURCES["bybit"]
+    )
+    assert validations == ["bybit", "bybit"]
+
+
 def test_parameter_files_are_always_the_shipped_ones(data_dir: Path) -> None:
     # Arrange: a file of that name in the user's folder is not a table and is never read
     folder = data_dir / "venues"

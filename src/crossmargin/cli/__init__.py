@@ -3,34 +3,46 @@
 Thin: parse, call, render (``cli.render``); every figure comes from a function the tests also call. A command
 imports its engine (pandas, numba, SQLAlchemy, ccxt, FastAPI, Dask, reportlab, ...) inside its function, so
 that ``crossmargin check`` and ``--help`` start as fast as the margin arithmetic allows.
+
+Typer turns every registered function into a click command (reading its signature and annotations) each time
+the program starts, about 4 ms per command. ``main`` therefore builds the app with only the command named on
+the command line (``build_app("check")``); ``--help``, a typo, shell completion and the module attribute
+``app`` get all of them.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
+from importlib import import_module
 from typing import Annotated
 
 import typer
 
-from crossmargin.cli.accounts import register as _register_accounts
-from crossmargin.cli.backtest import register as _register_backtest
-from crossmargin.cli.check import register as _register_check
-from crossmargin.cli.data import register as _register_data
-from crossmargin.cli.forecast import register as _register_forecast
-from crossmargin.cli.monitor import register as _register_monitor
-from crossmargin.cli.report import register as _register_report
-from crossmargin.cli.risk import register as _register_risk
-from crossmargin.cli.serve import register as _register_serve
-from crossmargin.cli.sweep import register as _register_sweep
-from crossmargin.cli.venues import register as _register_venues
 from crossmargin.venues.tables import enable_staleness_warnings
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "build_app", "main"]
 
-app = typer.Typer(
-    add_completion=True,
-    no_args_is_help=True,
-    help="See what cross and isolated margin do to a perpetual-futures account.",
-)
+#: Each top-level command or group name -> the module under ``crossmargin.cli`` whose ``register(app)`` adds it,
+#: in the order ``--help`` lists them.
+COMMANDS: dict[str, str] = {
+    "check": "check",
+    "backtest": "backtest",
+    "monitor": "monitor",
+    "stress": "risk",
+    "montecarlo": "risk",
+    "leverage": "risk",
+    "forecast": "forecast",
+    "validate": "forecast",
+    "report": "report",
+    "serve": "serve",
+    "sweep": "sweep",
+    "accounts": "accounts",
+    "venues": "venues",
+    "brackets": "venues",
+    "data": "data",
+}
 
 
 def _print_version(value: bool) -> None:
@@ -41,7 +53,6 @@ def _print_version(value: bool) -> None:
         raise typer.Exit
 
 
-@app.callback()
 def _root(
     show_version: Annotated[
         bool,
@@ -51,23 +62,41 @@ def _root(
     """crossmargin: exact venue margin, liquidation prices, cross vs isolated side by side."""
 
 
-for _register in (
-    _register_check,
-    _register_backtest,
-    _register_monitor,
-    _register_risk,
-    _register_forecast,
-    _register_report,
-    _register_serve,
-    _register_sweep,
-    _register_accounts,
-    _register_venues,
-    _register_data,
-):
-    _register(app)
+def build_app(only: str | None = None) -> typer.Typer:
+    """Return the command line app holding every command, or only the one named ``only`` (a key of ``COMMANDS``,
+    with the others of its module). The root callback keeps each command under its name either way."""
+    built = typer.Typer(
+        add_completion=True,
+        no_args_is_help=True,
+        help="See what cross and isolated margin do to a perpetual-futures account.",
+    )
+    built.callback()(_root)
+    modules = [COMMANDS[only]] if only in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in modules:
+        register: Callable[[typer.Typer], None] = import_module(f"crossmargin.cli.{name}").register
+        register(built)
+    return built
+
+
+def _named_command(argv: list[str]) -> str | None:
+    """Return the command named by ``argv`` (the first word that is not an option), or None where the whole app
+    is needed: no command, an unknown word, or shell completion at work (``_CROSSMARGIN_COMPLETE`` set)."""
+    if "_CROSSMARGIN_COMPLETE" in os.environ:
+        return None
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``crossmargin.cli.app``: the whole app, built on first use."""
+    if name == "app":
+        whole = build_app()
+        globals()["app"] = whole
+        return whole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    """Run the CLI (the ``crossmargin`` console script)."""
+    """Run the CLI (the ``crossmargin`` console script), building only the command asked for."""
     enable_staleness_warnings()
-    app()
+    build_app(_named_command(sys.argv[1:]))(prog_name="crossmargin")

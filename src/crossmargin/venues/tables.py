@@ -21,18 +21,15 @@ venue and process, for a table whose ``as_of`` is more than ``STALE_AFTER_DAYS``
 
 from __future__ import annotations
 
-import calendar
 import json
 import math
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from functools import cache, partial
-from importlib import resources
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -99,7 +96,7 @@ _ROWS: dict[str, tuple[str, int]] = {
     "okx": ("tiers", 5),
     "hyperliquid": ("margin_tiers", 2),
 }
-_AS_OF = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+_AS_OF = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?\Z")
 
 
 @dataclass(slots=True)
@@ -174,7 +171,9 @@ def table_origin(filename: str) -> TableOrigin:
 
 
 def _shipped_path(filename: str) -> Path:
-    return Path(str(resources.files("crossmargin.venues").joinpath("data", filename)))
+    # The package's own folder (not importlib.resources, whose import costs a command start ~10 ms): the
+    # package is installed as files, as every other package-data read here assumes.
+    return Path(__file__).with_name("data") / filename
 
 
 @cache
@@ -184,13 +183,28 @@ def _shipped_header(filename: str) -> Mapping[str, Any]:
 
 
 def _refreshed_table(venue: str) -> dict[str, Any] | None:
-    """Return the user's table of ``venue`` if it is readable JSON of the expected shape, every symbol valid."""
+    """Return the user's table of ``venue`` if it is readable JSON of the expected shape, every symbol valid.
+
+    Parsed and validated once per version of the file (its inode, size and modification time): a command reads
+    the rules and the staleness line from one validation. Callers must not mutate the result.
+    """
     path = user_tables_dir() / TIER_FILES[venue]
+    try:
+        stat = path.stat()
+    except OSError:  # absent or unreadable folder
+        return None
+    return _validated_table(venue, path, (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+
+
+@lru_cache(maxsize=16)
+def _validated_table(venue: str, path: Path, version: tuple[int, int, int]) -> dict[str, Any] | None:
+    """Return the parsed table at ``path`` when valid for ``venue``, else None (``version``: the cache key only)."""
+    del version
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
         if table_problems(venue, payload):
             return None
-    except (OSError, ValueError):  # absent, unreadable, not JSON (UnicodeDecodeError is a ValueError) or wrong shape
+    except (OSError, ValueError):  # unreadable, not JSON (UnicodeDecodeError is a ValueError) or wrong shape
         return None
     return dict(payload)
 
@@ -617,6 +631,8 @@ def write_table(venue: str, payload: Mapping[str, Any], directory: Path | None =
     temporary: str | None = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        import tempfile  # noqa: PLC0415 - only a refresh writes a table
+
         with tempfile.NamedTemporaryFile(
             "w", encoding="utf-8", dir=folder, prefix=f".{target.name}.", suffix=".tmp", delete=False
         ) as handle:
@@ -648,8 +664,11 @@ def _as_of_date(as_of: Any) -> date | None:
         return None
     year, month = int(match[1]), int(match[2])
     try:
-        day = int(match[3]) if match[3] else calendar.monthrange(year, month)[1]
-        return date(year, month, day)
+        if match[3]:
+            return date(year, month, int(match[3]))
+        if not 1 <= month <= 12:
+            return None
+        return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)  # the month's last day
     except ValueError:
         return None
 
