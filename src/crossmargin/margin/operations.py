@@ -18,6 +18,12 @@ Modelling choices (Binance USDⓈ-M, one-way mode; pages read 2026-11-25):
 - Removing isolated margin is allowed down to what the position needs:
   ``isolated wallet + min(unrealised PnL, 0) >= notional at mark / leverage``; unrealised profit does not
   count towards it.
+- Funding (``settle_funding``) is paid into or out of the wallet at each settlement (``margin.funding``); an
+  isolated position's payment goes into its isolated wallet, which never falls below ``ISOLATED_FLOOR``: the
+  rest is a loss the venue's liquidation takes, not a debt of the cross wallet.
+- A spot trade (``spot_trade``, for strategies that hold spot beside perps) pays ``size x price`` plus the fee
+  ``notional x rate`` from the cross wallet (a sale receives it, less the fee); a buy above the cross wallet is
+  refused.
 - Changing leverage is refused above the bracket's cap for the notional at the mark, and when the new
   initial margin is not covered: for cross, ``cross wallet + cross uPnL >= sum of cross IM``; for
   isolated, ``isolated wallet + min(uPnL, 0) >= new IM``.
@@ -30,12 +36,14 @@ from dataclasses import dataclass, replace
 
 from crossmargin.errors import RejectedError
 from crossmargin.margin.account import evaluate
+from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.position import fee, initial_margin, notional, unrealized_pnl
-from crossmargin.model import Account, MarginMode, Marks, Position, Side
-from crossmargin.numeric import require_positive
+from crossmargin.model import Account, MarginMode, Marks, Position, PositionSide, Side
+from crossmargin.numeric import require_finite, require_positive
 from crossmargin.venues.base import Liquidity, VenueRules
 
 __all__ = [
+    "ISOLATED_FLOOR",
     "OperationEvent",
     "OperationResult",
     "add_isolated_margin",
@@ -46,7 +54,12 @@ __all__ = [
     "open_position",
     "reduce_position",
     "remove_isolated_margin",
+    "settle_funding",
+    "spot_trade",
 ]
+
+#: The least an isolated wallet keeps after a funding payment (quote): the rest is the liquidation's loss.
+ISOLATED_FLOOR = 1e-9
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,3 +372,55 @@ def change_leverage(
                 f"at leverage {leverage:g}",
             )
     return OperationResult(new_account, OperationEvent(kind="leverage", symbol=symbol, leverage=leverage))
+
+
+def settle_funding(
+    account: Account, *, symbol: str, mark: float, rate: float, position_side: PositionSide = "both"
+) -> OperationResult:
+    """Return the account after one funding settlement of its position in ``symbol`` (the leg ``position_side``).
+
+    The payment is ``margin.funding.funding_payment`` at ``mark`` (quote per base unit) and ``rate`` (fraction
+    per settlement, > 0: longs pay shorts). Cross: into the wallet. Isolated: into the isolated wallet (and so
+    the total wallet), which keeps at least ``ISOLATED_FLOOR``. ``event.realized_pnl`` is the payment applied
+    (quote, > 0 received); ``event.margin_delta`` the change of the isolated wallet.
+    """
+    require_positive("mark", mark)
+    require_finite("rate", rate)
+    old = account.position(symbol, position_side)
+    if old is None:
+        raise RejectedError("no_position", f"no open position in {symbol}")
+    payment = funding_payment(old.side, old.size, mark, rate)
+    if old.isolated_margin is None:
+        event = OperationEvent(kind="funding", symbol=symbol, price=mark, realized_pnl=payment)
+        return OperationResult(replace(account, wallet_balance=account.wallet_balance + payment), event)
+    margin = max(old.isolated_margin + payment, ISOLATED_FLOOR)
+    applied = margin - old.isolated_margin
+    new = replace(old, isolated_margin=margin)
+    event = OperationEvent(kind="funding", symbol=symbol, price=mark, realized_pnl=applied, margin_delta=applied)
+    return OperationResult(_replace_position(account, old, new, account.wallet_balance + applied), event)
+
+
+def spot_trade(
+    account: Account, *, symbol: str, side: Side, size: float, price: float, fee_rate: float
+) -> OperationResult:
+    """Return the account after buying (``Side.LONG``) or selling ``size`` base units of spot at ``price``.
+
+    The wallet pays ``size x price`` plus the fee ``size x price x fee_rate`` (a sale receives ``size x price``
+    less the fee). A buy whose cost exceeds the cross wallet is refused (``insufficient_balance``). Spot holdings
+    live outside the perpetual account: the caller keeps them.
+    """
+    require_positive("size", size)
+    require_positive("price", price)
+    require_positive("fee_rate", fee_rate, allow_zero=True)
+    value = notional(size, price)
+    charged = fee(value, fee_rate)
+    cost = int(side) * value + charged
+    if side is Side.LONG and cost > account.cross_wallet_balance + 1e-9:
+        raise RejectedError(
+            "insufficient_balance",
+            f"spot buy {size:g} {symbol}: cost {cost:,.2f} above the free wallet {account.cross_wallet_balance:,.2f}",
+        )
+    event = OperationEvent(
+        kind="spot_buy" if side is Side.LONG else "spot_sell", symbol=symbol, size=size, price=price, fee=charged
+    )
+    return OperationResult(replace(account, wallet_balance=account.wallet_balance - cost), event)

@@ -1,16 +1,15 @@
 """Orders filled: market orders at the open, resting orders when the bar reaches them, spot trades.
 
-Every perpetual fill goes through ``margin.operations`` (open, increase, reduce), so the venue's refusals
-apply; a refusal is recorded as an event, never raised. Prices in the quote currency, sizes in base units.
+Every fill goes through ``margin.operations`` (open, increase, reduce; ``spot_trade`` for spot), so the venue's
+refusals apply; a refusal is recorded as an event, never raised. Prices in the quote currency, sizes in base units.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Literal
 
-from crossmargin.errors import CrossmarginError, InputError
-from crossmargin.margin.operations import increase_position, open_position, reduce_position
+from crossmargin.errors import CrossmarginError, InputError, RejectedError
+from crossmargin.margin.operations import increase_position, open_position, reduce_position, spot_trade
 from crossmargin.model import MarginMode, Side
 from crossmargin.sim.controls import capped_size
 from crossmargin.sim.orders import Order, fill_price, trigger_direction
@@ -85,22 +84,31 @@ def execute(run: RunState, bar: int, order: Order, price: float, kind: str) -> N
 def _fill_spot(run: RunState, bar: int, order: Order, price: float) -> None:
     """Buy or sell spot at ``price`` from the cross wallet, taker fee; a buy the wallet cannot pay is refused."""
     held = run.spot.get(order.symbol, 0.0)
-    size = order.size if order.side is Side.LONG else -min(order.size, held)
-    fee = abs(size) * price * run.rules.fee_rate("taker")
-    cost = size * price + fee
-    if cost > run.account.cross_wallet_balance + 1e-9 and size > 0:
-        run.note(bar, "refused", f"spot buy {size:g} {order.symbol}: cost {cost:,.2f} above the free wallet")
+    size = order.size if order.side is Side.LONG else min(order.size, held)
+    if size <= 0:
+        return  # a sale with no spot held sells nothing
+    try:
+        result = spot_trade(
+            run.account,
+            symbol=order.symbol,
+            side=order.side,
+            size=size,
+            price=price,
+            fee_rate=run.rules.fee_rate("taker"),
+        )
+    except RejectedError as error:
+        run.note(bar, "refused", str(error))
         return
-    run.spot[order.symbol] = held + size
-    run.ledger.fees += fee
-    run.set_account(replace(run.account, wallet_balance=run.account.wallet_balance - cost))
+    run.spot[order.symbol] = held + int(order.side) * size
+    run.ledger.fees += result.event.fee
+    run.set_account(result.account)
     run.ledger.trade(
         run.time(bar),
         symbol=order.symbol,
         side=order.side.label,
-        size=abs(size),
+        size=size,
         price=price,
-        fee=fee,
+        fee=result.event.fee,
         pnl=0.0,
         kind="spot",
     )

@@ -1,17 +1,15 @@
 """Funding settled during a run: ``-s x q x mark open x rate`` at each settlement time inside a bar.
 
-The payment (``margin.funding.funding_payment``, quote currency) goes into the cross wallet, or into the
-position's isolated wallet (never below a tiny positive margin: the rest is a loss the venue's liquidation
-takes).
+Each settlement is ``margin.operations.settle_funding``: the payment (quote currency) goes into the cross
+wallet, or into the position's isolated wallet (never below ``ISOLATED_FLOOR``: the rest is a loss the venue's
+liquidation takes).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from crossmargin.margin.funding import funding_payment
+from crossmargin.margin.operations import settle_funding as settle
 from crossmargin.sim.state import RunState
 
 __all__ = ["funding_due", "settle_funding"]
@@ -43,19 +41,11 @@ def settle_funding(run: RunState, bar: int) -> None:
         while index < len(times) and times[index] < end:
             rate = float(run.market.funding_rates[position.symbol][index])
             mark = float(run.market.mark_open[bar, run.market.column(position.symbol)])
-            payment = funding_payment(position.side, position.size, mark, rate)
-            current = run.account.position(position.symbol)
-            assert current is not None
-            if current.isolated_margin is not None:
-                new = replace(current, isolated_margin=max(current.isolated_margin + payment, 1e-9))
-                payment = new.isolated_margin - current.isolated_margin  # type: ignore[operator]
-                positions = tuple(new if p is current else p for p in run.account.positions)
-                run.set_account(
-                    replace(run.account, wallet_balance=run.account.wallet_balance + payment, positions=positions)
-                )
-            else:
-                run.set_account(replace(run.account, wallet_balance=run.account.wallet_balance + payment))
+            result = settle(
+                run.account, symbol=position.symbol, mark=mark, rate=rate, position_side=position.position_side
+            )
+            run.set_account(result.account)
             run.ledger.funding.append(
-                {"time": run.time(bar), "symbol": position.symbol, "rate": rate, "payment": payment}
+                {"time": run.time(bar), "symbol": position.symbol, "rate": rate, "payment": result.event.realized_pnl}
             )
             index += 1
