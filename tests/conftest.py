@@ -23,6 +23,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 #: Tests that need a store set ``$CROSSMARGIN_DATA_DIR`` to a folder of their own.
 os.environ["CROSSMARGIN_DATA_DIR"] = tempfile.mkdtemp(prefix="crossmargin-tests-")
 
+#: Fixtures shared across test folders, each in its own module of ``tests/fixtures``.
+pytest_plugins = ("tests.fixtures.checklists",)
+
 TESTS = Path(__file__).parent
 REPO = TESTS.parent
 

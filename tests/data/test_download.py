@@ -26,7 +26,7 @@ from crossmargin.data.load import load_bars, load_funding
 from crossmargin.data.store import DataStore
 from crossmargin.errors import InputError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent
 RECORDED = DATA / "recorded"
 TRADES = load_bars(DATA / "BTCUSDT-trades-1h-2025-10-08.parquet")
 MARK = load_bars(DATA / "BTCUSDT-mark-1h-2025-10-08.parquet")

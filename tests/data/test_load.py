@@ -20,7 +20,7 @@ from crossmargin.data.load import BAR_COLUMNS, bars_from_ccxt, funding_from_ccxt
 from crossmargin.data.validate import interval_ms, iso_utc, validate_bars, validate_funding
 from crossmargin.errors import DataError, InputError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent
 ZIP = DATA / "BTCUSDT-5m-2025-10-10.zip"
 MARK = DATA / "BTCUSDT-mark-1h-2025-10-08.parquet"
 TRADES = DATA / "BTCUSDT-trades-1h-2025-10-08.parquet"

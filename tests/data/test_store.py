@@ -29,7 +29,7 @@ from crossmargin.data.store import (
 from crossmargin.data.validate import iso_utc, validate_bars, validate_funding
 from crossmargin.errors import DataError, InputError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent
 TRADES = DATA / "BTCUSDT-trades-1h-2025-10-08.parquet"
 SPOT_CSV = DATA / "BTCUSDT-spot-1h-2018-02-06.csv"
 ZIP = DATA / "BTCUSDT-5m-2025-10-10.zip"

@@ -1,6 +1,6 @@
 """The batch re-mark against its reference ``remark_reference`` (``evaluate`` account by account), and its CLI.
 
-Accounts are one-way (hedge legs are refused by ``pack_accounts``): ``tests.strategies.accounts`` draws
+Accounts are one-way (hedge legs are refused by ``pack_accounts``): ``tests.fixtures.strategies.accounts`` draws
 distinct symbols per account, cross and isolated positions mixed, on each of the four shipped venues.
 """
 
@@ -22,8 +22,8 @@ from crossmargin.kernels.batch import BatchResult, pack_accounts, remark, remark
 from crossmargin.margin.account import position_states
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.venues import get_rules
+from tests.fixtures.strategies import VENUE_SYMBOLS, accounts
 from tests.harness import command_app
-from tests.strategies import VENUE_SYMBOLS, accounts
 
 REL = 1e-9
 VENUES = ("binance", "bybit", "okx", "hyperliquid")

@@ -19,7 +19,7 @@ from crossmargin.venues.binance import BinanceRules
 from crossmargin.venues.bybit import BybitRules
 from crossmargin.venues.hyperliquid import HyperliquidRules
 from crossmargin.venues.okx import OkxRules
-from tests.strategies import RULES, accounts
+from tests.fixtures.strategies import RULES, accounts
 
 BTC_LONG_ISO = Position(
     symbol="BTCUSDT",

@@ -13,7 +13,7 @@ from crossmargin.margin import evaluate, pool_margin_ratio
 from crossmargin.margin.liquidation import bankruptcy_price, distance_to_liquidation, liquidation_price
 from crossmargin.model import Account, AccountRisk, Bracket, MarginMode, Marks, Position, PositionRisk, Side
 from crossmargin.venues.binance import BinanceRules
-from tests.strategies import RULES, accounts
+from tests.fixtures.strategies import RULES, accounts
 
 FLAT = (Bracket(floor=0.0, cap=math.inf, mm_rate=0.01, maint_amount=0.0, max_leverage=100),)
 

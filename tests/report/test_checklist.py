@@ -9,33 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from crossmargin.portfolio import Portfolio, load_portfolio
 from crossmargin.report.checklist import html_page, liquidation_drawing, write_pdf
 from crossmargin.risk.checklist import Checklist, build_checklist
-from tests.checklist_books import BEYOND, CASE, ETH_CROSS, ETH_ISOLATED, PATHS, copy_case
-
-
-@pytest.fixture(scope="module")
-def portfolio() -> Portfolio:
-    """The case study: long BTC, short ETH, long SOL at 5x on Binance."""
-    return load_portfolio(CASE)
-
-
-@pytest.fixture(scope="module")
-def checklist(portfolio: Portfolio) -> Checklist:
-    """The case study's checklist on few paths."""
-    return build_checklist(portfolio, paths=PATHS, seed=0)
-
-
-@pytest.fixture(scope="module")
-def mixed(tmp_path_factory: pytest.TempPathFactory) -> Portfolio:
-    """The case study with the ETH short isolated on 2,300 USDT; BTC and SOL stay cross."""
-    return copy_case(tmp_path_factory.mktemp("books") / "mixed.toml", (ETH_CROSS, ETH_ISOLATED))
-
-
-@pytest.fixture(scope="module")
-def mixed_checklist(mixed: Portfolio) -> Checklist:
-    return build_checklist(mixed, paths=PATHS, seed=0)
+from tests.fixtures.books import BEYOND, copy_case
 
 
 def test_html_is_self_contained(checklist: Checklist) -> None:

@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from crossmargin.cli.report import register
-from tests.checklist_books import CASE
+from tests.fixtures.books import CASE
 from tests.harness import command_app
 
 

@@ -11,7 +11,7 @@ from crossmargin.console import format_price
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.pools import risk_view
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
-from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
+from crossmargin.portfolio import Portfolio, all_cross, all_isolated
 from crossmargin.risk.checklist import Checklist, Item, build_checklist
 from crossmargin.risk.montecarlo import liquidation_probability
 from crossmargin.risk.stress import MODE_LABELS, historical_scenarios, hypothetical_scenarios, run_stress
@@ -23,39 +23,13 @@ from crossmargin.risk.thresholds import (
     STRESS_LOSS_FAIL,
     STRESS_LOSS_WARN,
 )
-from tests.checklist_books import (
+from tests.fixtures.books import (
     BEYOND,
     BTC_ISOLATED,
-    CASE,
-    ETH_CROSS,
-    ETH_ISOLATED,
     PATHS,
     SOL_ISOLATED,
     copy_case,
 )
-
-
-@pytest.fixture(scope="module")
-def portfolio() -> Portfolio:
-    """The case study: long BTC, short ETH, long SOL at 5x on Binance."""
-    return load_portfolio(CASE)
-
-
-@pytest.fixture(scope="module")
-def checklist(portfolio: Portfolio) -> Checklist:
-    """The case study's checklist on few paths."""
-    return build_checklist(portfolio, paths=PATHS, seed=0)
-
-
-@pytest.fixture(scope="module")
-def mixed(tmp_path_factory: pytest.TempPathFactory) -> Portfolio:
-    """The case study with the ETH short isolated on 2,300 USDT; BTC and SOL stay cross."""
-    return copy_case(tmp_path_factory.mktemp("books") / "mixed.toml", (ETH_CROSS, ETH_ISOLATED))
-
-
-@pytest.fixture(scope="module")
-def mixed_checklist(mixed: Portfolio) -> Checklist:
-    return build_checklist(mixed, paths=PATHS, seed=0)
 
 
 @pytest.fixture(scope="module")

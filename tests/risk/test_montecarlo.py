@@ -42,8 +42,8 @@ from crossmargin.risk.montecarlo import (
     wilson_interval,
 )
 from crossmargin.venues import get_rules
+from tests.fixtures.strategies import accounts
 from tests.harness import CASE_STUDY, command_app
-from tests.strategies import accounts
 
 SAMPLE = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 BINANCE = get_rules("binance")

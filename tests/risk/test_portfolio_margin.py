@@ -22,7 +22,7 @@ from crossmargin.risk.portfolio_margin import (
     standalone_margins,
 )
 from crossmargin.venues import get_rules
-from tests.strategies import accounts
+from tests.fixtures.strategies import accounts
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = get_rules("binance")

@@ -13,7 +13,7 @@ from crossmargin.margin.liquidate import liquidate
 from crossmargin.model import Account, AccountRisk, MarginMode, Marks
 from crossmargin.venues import get_rules
 from crossmargin.venues.base import VenueRules
-from tests.strategies import accounts
+from tests.fixtures.strategies import accounts
 
 VENUES = ("binance", "bybit", "okx", "hyperliquid")
 EXAMPLES = settings(max_examples=60)
