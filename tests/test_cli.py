@@ -424,7 +424,7 @@ def test_tables_fit_100_columns_and_wide_shows_every_column() -> None:
     assert "bankr price" not in narrow.stdout
     wide = RUNNER.invoke(app, ["check", str(CASE_STUDY), "--compare", "--wide"], terminal_width=100)
     assert wide.exit_code == 0, wide.stderr
-    for column in ("entry", "notional", "IM", "MMR", "iso margin", "bankr price", "mark"):
+    for column in ("entry", "lev", "notional", "IM", "MMR", "iso margin", "bankr price", "mark"):
         assert f" {column} " in wide.stdout, column
 
 

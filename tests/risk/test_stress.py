@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -418,10 +419,12 @@ def test_stress_command_shows_as_given_first(mixed_path: Path) -> None:
     )
     assert result.exit_code == 0, result.stderr
     text = result.stdout
-    header = next(line for line in text.splitlines() if "as given: ratio" in line)
-    assert header.index("as given: ratio") < header.index("cross: ratio") < header.index("isolated: ratio")
+    header = next(line for line in text.splitlines() if "all isolated" in line and "scenario" in line)
+    assert header.index("as given") < header.index("all cross") < header.index("all isolated")
     row = next(line for line in text.splitlines() if line.strip().startswith("BTC -8% / ETH +8%"))
-    assert "ETHUSDT" in row.split("8,719.11")[1]  # as given: the ETH short's own pool is liquidated
+    cells = re.findall(r"-?[\d,]+\.\d\d(?: \([^)]*\))?", row)  # equity after, then each mode's equity left
+    assert cells[0] == cells[2] == "8,719.11"  # all cross: nothing liquidated, the equity after is left
+    assert cells[1].endswith("(ETH)")  # as given: the ETH short's own pool is liquidated
     grid = text[text.index("Grid: BTCUSDT across, ETHUSDT down") :]
     plus_ten = next(line for line in grid.splitlines() if line.strip().startswith("+10%"))
     assert plus_ten.split()[1:] == ["A.I"] * 5  # as given and all-isolated liquidated, all-cross not

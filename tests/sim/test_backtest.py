@@ -135,7 +135,8 @@ def test_auto_leverage_refuses_bad_settings(bad: dict[str, float]) -> None:
 def test_backtest_command_auto_leverage_flag() -> None:
     result = RUNNER.invoke(app, ["backtest", "case-study", "--end", "2026-03-20", "--auto-leverage", "1%"])
     assert result.exit_code == 0, result.stderr
-    assert "isolated+auto" in result.stdout
+    assert "isolated, auto" in result.stdout  # the isolated run with leverage set by --auto-leverage
+    assert "auto: the same run with leverage" in result.stdout
     bad = RUNNER.invoke(app, ["backtest", "case-study", "--auto-leverage", "150%"])
     assert bad.exit_code == 2
     assert "--auto-leverage" in bad.stderr

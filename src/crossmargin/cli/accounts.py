@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crossmargin.cli.render import fail, stderr_progress
+from crossmargin.cli.render import danger, fail, stderr_progress
 from crossmargin.errors import CrossmarginError, InputError
 from crossmargin.model import Account, MarginMode, Position, Side
 from crossmargin.venues import get_rules
@@ -123,7 +123,11 @@ def positions_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.positions.parquet")
 
 
-def _remark(accounts_file: Path, marks_file: Path, venue: str, out: Path) -> None:
+def _remark(accounts_file: Path, marks_file: Path, venue: str, out: Path) -> tuple[int, int, int]:
+    """Re-mark the accounts of ``accounts_file`` at ``marks_file`` and write ``out`` and its positions file.
+
+    Returns how many accounts and positions were re-marked and how many accounts are liquidated at the marks.
+    """
     import numpy as np  # noqa: PLC0415 - see the module docstring
     import pandas as pd  # noqa: PLC0415
 
@@ -160,6 +164,7 @@ def _remark(accounts_file: Path, marks_file: Path, venue: str, out: Path) -> Non
             "liquidation_price": result.liquidation_price,
         }
     ).to_parquet(positions_path(out), index=False)
+    return len(ids), len(book.account), int(np.count_nonzero(result.liquidated))
 
 
 def register(app: typer.Typer) -> None:
@@ -176,11 +181,20 @@ def register(app: typer.Typer) -> None:
         ] = Path("remark.parquet"),
     ) -> None:
         """Re-mark every account at the given marks: balance, requirement, ratio, flag, liquidation prices."""
+        from rich.console import Console  # noqa: PLC0415 - rich: only when something is printed
+        from rich.text import Text  # noqa: PLC0415
+
         try:
-            _remark(accounts_file, marks_file, venue, out)
+            accounts, positions, liquidated = _remark(accounts_file, marks_file, venue, out)
         except CrossmarginError as error:
             raise fail(error) from None
         except OSError as error:
             raise fail(error, str(out)) from None
+        summary = Text.assemble(
+            f"re-marked {accounts:,} accounts ({positions:,} positions) on {venue}: ",
+            danger(f"{liquidated:,} liquidated", 2 if liquidated else 0),
+            f"; wrote {out} and {positions_path(out)}",
+        )
+        Console(highlight=False).print(summary, soft_wrap=True)
 
     app.add_typer(accounts_app, name="accounts")

@@ -14,14 +14,28 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crossmargin.cli.render import fail, format_money, format_percent, format_price, jsonable, print_whole
+from crossmargin.cli.render import (
+    danger,
+    fail,
+    format_money,
+    format_percent,
+    format_price,
+    jsonable,
+    label,
+    level_above,
+    print_whole,
+    print_wrapped,
+    risk_ratio_cell,
+)
 from crossmargin.cli.risk import parse_probability
 from crossmargin.errors import CrossmarginError, InputError
+from crossmargin.risk.thresholds import STRESS_LOSS_FAIL, STRESS_LOSS_WARN
 from crossmargin.venues import get_rules
 
 if TYPE_CHECKING:
     import pandas as pd
     from rich.table import Table
+    from rich.text import Text
 
     from crossmargin.sim.result import BacktestResult
 
@@ -143,8 +157,10 @@ def backtest(
         f"{'off' if leverage_cap is None else f'{leverage_cap:g}x'}; volatility target: "
         f"{'off' if vol_target is None else f'{vol_target:.0%}'}"
     )
-    acted = {name: run.events["kind"].value_counts().to_dict() for name, run in result.modes.items()}
-    print(f"risk controls: {controls}; events: {acted}")
+    print_wrapped(f"risk controls: {controls}")
+    print_wrapped(
+        "events: " + "; ".join(f"{_mode_label(name)}: {_events(run.events)}" for name, run in result.modes.items())
+    )
     for name, run in result.modes.items():
         if len(run.liquidations):
             print_whole(_liquidation_table(name, run.liquidations))
@@ -154,48 +170,85 @@ def backtest(
         print(f"figure: {plot}")
 
 
+def _mode_label(name: str) -> str:
+    """Return a run's mode as words: 'cross', 'isolated', 'cross+auto' -> 'cross, auto'."""
+    base, auto, _ = name.partition("+auto")
+    return f"{base}, auto" if auto else label(name)
+
+
+def _events(events: pd.DataFrame) -> str:
+    """Return how many events of each kind a run recorded, in words: '2 refused, 1 leverage cap' (none: 'none')."""
+    counts = events["kind"].value_counts()
+    return ", ".join(f"{int(count)} {label(str(kind))}" for kind, count in counts.items()) or "none"
+
+
+def _drawdown_cell(value: float) -> Text:
+    """Return a drawdown (fraction of the peak) coloured by the checklist's stress-loss levels."""
+    return danger(_percent(value), level_above(value, STRESS_LOSS_WARN, STRESS_LOSS_FAIL))
+
+
+def _count_cell(value: int) -> Text:
+    """Return a count of liquidations: red from one."""
+    return danger(str(value), 2 if value > 0 else 0)
+
+
 def _summary_table(result: BacktestResult) -> Table:
+    """Return the summary of every run, one column a mode: red or yellow where a figure breaches the checklist's
+    levels (liquidations, drawdown as a share of the peak, peak margin ratio as requirement / margin balance)."""
     from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
 
     span = f"{result.start:%Y-%m-%d %H:%M} .. {result.end:%Y-%m-%d %H:%M} UTC"
-    table = Table(title=f"{result.strategy} on {result.venue}, {span}", title_justify="left")
+    auto = any("+auto" in name for name in result.modes)
+    table = Table(
+        title=f"{result.strategy} on {result.venue}, {span}",
+        title_justify="left",
+        caption="capital efficiency = average notional / collateral"
+        + ("; auto: the same run with leverage set by --auto-leverage" if auto else ""),
+        caption_justify="left",
+    )
     table.add_column("")
     for name in result.modes:
-        table.add_column(name, justify="right")
-    rows: list[tuple[str, str, Callable[[Any], str]]] = [
+        table.add_column(_mode_label(name), justify="right")
+    rows: list[tuple[str, str, Callable[[Any], str | Text]]] = [
         ("final equity", "final_equity", format_money),
         ("return on collateral", "return_on_collateral", _percent),
-        ("max drawdown", "max_drawdown", _percent),
-        ("liquidations", "liquidations", str),
+        ("max drawdown", "max_drawdown", _drawdown_cell),
+        ("liquidations", "liquidations", _count_cell),
         ("fees", "fees", format_money),
         ("funding paid", "funding_paid", format_money),
         ("funding received", "funding_received", format_money),
-        ("peak margin ratio", "peak_margin_ratio", _percent),
-        ("time above 80 % margin ratio", "time_above_80pct", _percent),
-        ("capital efficiency (avg notional / collateral)", "capital_efficiency", lambda v: f"{v:.2f}x"),
+        ("peak margin ratio", "peak_margin_ratio", risk_ratio_cell),
+        ("time above 80 % margin ratio", "time_above_80pct", lambda v: danger(_percent(v), 1 if v > 0 else 0)),
+        ("capital efficiency", "capital_efficiency", lambda v: f"{v:.2f}x"),
         ("refused orders", "rejected_orders", str),
     ]
-    for label, key, render in rows:
-        table.add_row(label, *(render(getattr(run.summary, key)) for run in result.modes.values()))
+    for heading, key, render in rows:
+        table.add_row(heading, *(render(getattr(run.summary, key)) for run in result.modes.values()))
     return table
 
 
+def _pool_label(pool: str) -> str:
+    """Return a run's pool key as words: 'cross'; 'isolated:ETHUSDT' (or with ':long') -> 'isolated'."""
+    return pool.partition(":")[0]
+
+
 def _liquidation_table(mode: str, frame: pd.DataFrame) -> Table:
+    """Return the liquidations of one run: when, which pool and position, at what price, and the loss (red)."""
     from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
 
-    table = Table(title=f"Liquidations ({mode})", title_justify="left")
+    table = Table(title=f"Liquidations ({_mode_label(mode)})", title_justify="left")
     for column in ("time", "pool", "symbol", "side", "size", "price", "kind", "loss"):
         table.add_column(column, justify="right" if column in ("size", "price", "loss") else "left")
     for row in frame.to_dict(orient="records"):
         table.add_row(
             f"{row['time']:%Y-%m-%d %H:%M}",
-            row["pool"],
+            _pool_label(str(row["pool"])),
             row["symbol"],
             row["side"],
             f"{row['size']:g}",
             format_price(row["price"]),
-            row["kind"],
-            format_money(row["loss"]),
+            label(str(row["kind"])),
+            danger(format_money(row["loss"]), 2 if row["loss"] > 0 else 0),
         )
     return table
 

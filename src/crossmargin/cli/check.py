@@ -13,13 +13,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crossmargin.cli.render import fail, format_money, format_percent, format_price, jsonable, print_whole
+from crossmargin.cli.render import (
+    distance_cell,
+    fail,
+    format_money,
+    format_percent,
+    format_price,
+    jsonable,
+    print_whole,
+    ratio_cell,
+)
 from crossmargin.console import risk_json
 from crossmargin.errors import CrossmarginError, InputError
 from crossmargin.margin.account import evaluate, pool_margin_ratio
-from crossmargin.margin.pools import risk_view
-from crossmargin.portfolio import MODES, Portfolio, compare_modes, load_portfolio
-from crossmargin.risk.thresholds import DISTANCE_FAIL, DISTANCE_WARN, MARGIN_RATIO_FAIL, MARGIN_RATIO_WARN
+from crossmargin.portfolio import MODE_LABELS, MODES, Portfolio, compare_modes, load_portfolio
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -34,26 +41,6 @@ __all__ = ["WIDE_ONLY", "check", "first_liquidated", "register"]
 def _percent(value: float | None) -> str:
     """Return a ratio or distance as a percentage; an infinite ratio prints 'bankrupt', an undefined one '--'."""
     return format_percent(value)
-
-
-def _danger(text: str, level: int) -> Text:
-    """Return ``text`` red (level 2), yellow (1) or plain (0): colour only where the terminal has it."""
-    from rich.text import Text  # noqa: PLC0415 - rich: only when a table is printed
-
-    return Text(text, style=("", "yellow", "bold red")[level])
-
-
-def _distance_cell(distance: float | None) -> Text:
-    """Return a distance to liquidation, red below ``DISTANCE_FAIL`` (or past it), yellow below ``DISTANCE_WARN``."""
-    level = 0 if distance is None else 2 if distance < DISTANCE_FAIL else 1 if distance < DISTANCE_WARN else 0
-    return _danger(_percent(distance), level)
-
-
-def _ratio_cell(ratio: float, rules: VenueRules) -> Text:
-    """Return a pool ratio as the venue shows it, coloured by its risk view against the checklist's levels."""
-    seen = risk_view(rules, ratio)
-    level = 2 if seen >= MARGIN_RATIO_FAIL else 1 if seen >= MARGIN_RATIO_WARN else 0
-    return _danger(_percent(ratio), level)
 
 
 def _liquidation_cell(position: PositionRisk, notes: dict[str, int]) -> str:
@@ -75,8 +62,9 @@ def _footnotes(table: Table, notes: dict[str, int]) -> Table:
     return table
 
 
-#: Columns of the positions table shown only with ``--wide`` (the rest fit a 100-column terminal).
-WIDE_ONLY = frozenset({"entry", "notional", "IM", "MMR", "iso margin", "bankr price"})
+#: Columns of the positions table shown only with ``--wide`` (the rest fit a 100-column terminal, with OKX's
+#: long symbols too): the file's inputs (entry, leverage) and the figures behind the ratio.
+WIDE_ONLY = frozenset({"entry", "lev", "notional", "IM", "MMR", "iso margin", "bankr price"})
 
 
 def _positions_table(risk: AccountRisk, rules: VenueRules, title: str, *, wide: bool = False) -> Table:
@@ -100,10 +88,10 @@ def _positions_table(risk: AccountRisk, rules: VenueRules, title: str, *, wide: 
             "MM": format_money(p.maintenance_margin),
             "MMR": f"{p.mm_rate * 100:g}%",
             "iso margin": format_money(p.isolated_margin),
-            "pool ratio": _ratio_cell(pool_margin_ratio(risk, p), rules),
+            "pool ratio": ratio_cell(pool_margin_ratio(risk, p), rules),
             "liq price": _liquidation_cell(p, notes),
             "bankr price": format_price(p.bankruptcy_price),
-            "to liq": _distance_cell(p.distance_to_liquidation),
+            "to liq": distance_cell(p.distance_to_liquidation),
         }
         for p in risk.positions
     ]
@@ -120,7 +108,7 @@ def _account_table(risks: dict[str, AccountRisk], rules: VenueRules) -> Table:
     from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
 
     settle = rules.settle
-    labels = {"as_given": "as given", "cross": "what if all cross", "isolated": "what if all isolated"}
+    labels = MODE_LABELS  # 'as given', 'what if all cross', 'what if all isolated'
     title = f"Account ({settle})" if len(risks) == 1 else f"Account ({settle}): " + ", ".join(labels[n] for n in risks)
     table = Table(title=title, title_justify="left")
     table.add_column("")
@@ -174,11 +162,11 @@ def _comparison_table(as_given: AccountRisk, cross: AccountRisk, isolated: Accou
             g.margin_mode,
             format_price(g.mark_price),
             _liquidation_cell(g, notes),
-            _distance_cell(g.distance_to_liquidation),
+            distance_cell(g.distance_to_liquidation),
             _liquidation_cell(c, notes),
-            _distance_cell(c.distance_to_liquidation),
+            distance_cell(c.distance_to_liquidation),
             _liquidation_cell(i, notes),
-            _distance_cell(i.distance_to_liquidation),
+            distance_cell(i.distance_to_liquidation),
             # A price left out for a reason (past the last bracket) is unknown, not absent: no order is known.
             "--"
             if c.liquidation_note or i.liquidation_note
@@ -229,7 +217,10 @@ def check(
         str, typer.Option("--margin", help="venue (default) | portfolio: also the scenario-based requirement.")
     ] = "venue",
     wide: Annotated[
-        bool, typer.Option("--wide", help="Every column (entry, notional, IM, MMR, isolated margin, bankruptcy).")
+        bool,
+        typer.Option(
+            "--wide", help="Every column (entry, leverage, notional, IM, MMR, isolated margin, bankruptcy, mark)."
+        ),
     ] = False,
 ) -> None:
     """Margin, margin ratio, available balance and liquidation price of every position.
@@ -246,7 +237,7 @@ def check(
         if margin == "portfolio":
             from crossmargin.cli.risk import portfolio_margin_table  # noqa: PLC0415 - pandas: this option only
 
-            scenario_table = portfolio_margin_table(loaded)
+            scenario_table = portfolio_margin_table(loaded, wide=wide)
     except CrossmarginError as error:
         raise fail(error, str(portfolio)) from None
     if as_json:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crossmargin.cli.render import fail
+from crossmargin.cli.render import fail, print_whole
 from crossmargin.errors import CrossmarginError, InputError
 
 if TYPE_CHECKING:
@@ -180,8 +180,7 @@ def download(
 @data_app.command("list")
 def list_data(data_dir: _DataDir = None, as_json: _Json = False) -> None:
     """List the stored series: venue, kind, symbol, interval, first and last time (UTC), rows."""
-    from rich.console import Console  # noqa: PLC0415 - rich: only when a table is printed
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
 
     from crossmargin.data.validate import iso_utc  # noqa: PLC0415 - see the module docstring
 
@@ -194,7 +193,8 @@ def list_data(data_dir: _DataDir = None, as_json: _Json = False) -> None:
         print(json.dumps({"root": str(store.root), "series": entries}))
         return
     if not entries:
-        print(f"no data stored in {store.root}; add some with `crossmargin data import` or `crossmargin data download`")
+        print(f"no data stored in {store.root}")
+        print("add some with `crossmargin data import` or `crossmargin data download`")
         return
     table = Table(title=f"Market data in {store.root}", title_justify="left")
     for column in ("venue", "kind", "symbol", "interval", "first (UTC)", "last (UTC)", "rows"):
@@ -209,7 +209,7 @@ def list_data(data_dir: _DataDir = None, as_json: _Json = False) -> None:
             iso_utc(entry["last"]),
             f"{entry['rows']:,}",
         )
-    Console(width=max(120, Console().width)).print(table)
+    print_whole(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crossmargin.cli.render import fail, print_whole, progress_callback
+from crossmargin.cli.render import compact_table, fail, print_whole, progress_callback
 from crossmargin.errors import CrossmarginError, InputError
 
 if TYPE_CHECKING:
@@ -74,8 +74,6 @@ def forecast(
     as_json: _Json = False,
 ) -> None:
     """Compare EWMA, GARCH-t, HAR-RV and gradient boosting as one-day-ahead variance forecasts, out of sample."""
-    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
-
     from crossmargin.risk.forecast import compare_forecasts  # noqa: PLC0415 - see the module docstring
 
     try:
@@ -93,8 +91,13 @@ def forecast(
         f"{payload['symbol']}: daily variance forecasts out of sample, {payload['start']} to {payload['end']} "
         f"({payload['days']} days)"
     )
-    view = Table(title=title, title_justify="left")
-    for column in ("model", "QLIKE", "MSE", "QLIKE / EWMA", "MSE / EWMA", "DM vs EWMA (QLIKE)", "DM p", ""):
+    view = compact_table(
+        title,
+        "QLIKE = rv/h - ln(rv/h) - 1; MSE = (rv - h)^2 in (fraction^2 per day)^2; rv = sum of squared 1h log "
+        "returns of the day. DM: Diebold-Mariano statistic of the QLIKE losses against EWMA's (Newey-West), < 0: "
+        "lower than EWMA; DM p: its two-sided p-value.",
+    )
+    for column in ("model", "QLIKE", "MSE", "QLIKE / EWMA", "MSE / EWMA", "DM", "DM p", ""):
         view.add_column(column, justify="left" if column in ("model", "") else "right", no_wrap=True)
     for row in payload["models"]:
         view.add_row(
@@ -108,10 +111,6 @@ def forecast(
             "best (lowest QLIKE)" if row["best"] else "",
         )
     print_whole(view)
-    print(
-        "QLIKE = rv/h - ln(rv/h) - 1; MSE = (rv - h)^2 in (fraction^2 per day)^2; rv = sum of squared 1h log "
-        "returns of the day. DM < 0: lower QLIKE than EWMA (Newey-West Diebold-Mariano, two-sided p)."
-    )
 
 
 def validate(
@@ -155,11 +154,13 @@ def validate(
 
 
 def _print_report(report: CalibrationReport) -> None:
-    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
-
     head = f"{report.symbol}, held-out days {report.start} to {report.end} ({report.days} days)"
-    var_table = Table(title=f"{head}: 1-day VaR {report.level * 100:g}% of a long", title_justify="left")
-    for column in ("sigma", "exceedances", "expected", "rate", "Kupiec LR", "p", "LR_ind", "p", "LR_cc", "p"):
+    var_table = compact_table(
+        f"{head}: 1-day VaR {report.level * 100:g}% of a long",
+        "LR: likelihood-ratio statistic, p: its p-value. Kupiec: the number of exceedances; independence "
+        "(Christoffersen): whether they cluster; conditional coverage: both at once.",
+    )
+    for column in ("sigma", "exceedances", "expected", "rate", "Kupiec LR", "p", "indep. LR", "p", "cond. LR", "p"):
         var_table.add_column(column, justify="left" if column == "sigma" else "right", no_wrap=True)
     for m in report.methods:
         var_table.add_row(
@@ -176,10 +177,10 @@ def _print_report(report: CalibrationReport) -> None:
         )
     print_whole(var_table)
     liq_title = (
-        f"Liquidation within the day: long {report.leverage:g}x, mm {report.mm_rate:.2%} "
+        f"Liquidation within the day: long {report.leverage:g}x, MMR {report.mm_rate:.2%} "
         f"(a {report.liquidation_move:.2%} fall from the open)"
     )
-    liq_table = Table(title=liq_title, title_justify="left")
+    liq_table = compact_table(liq_title)
     for column in ("sigma", "predicted (sum p)", "hits (low)", "hits (mark low)", "count p", "Brier"):
         liq_table.add_column(column, justify="left" if column == "sigma" else "right", no_wrap=True)
     for m in report.methods:
@@ -192,7 +193,7 @@ def _print_report(report: CalibrationReport) -> None:
             f"{m.brier:.5f}",
         )
     print_whole(liq_table)
-    bins = Table(title="Reliability: days binned by predicted liquidation probability", title_justify="left")
+    bins = compact_table("Reliability: days binned by predicted liquidation probability")
     for column in ("sigma", "predicted p", "days", "mean predicted", "expected", "hits", "rate"):
         bins.add_column(column, justify="left" if column in ("sigma", "predicted p") else "right", no_wrap=True)
     for m in report.methods:

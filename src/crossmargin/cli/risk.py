@@ -14,33 +14,48 @@ import json
 import math
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crossmargin.cli.render import (
+    LIQ_PROB_TARGET,
+    add_columns,
+    compact_table,
+    danger,
     fail,
     format_money,
     format_percent,
     jsonable,
+    label,
+    leverage_level,
+    loss_level,
     print_whole,
+    probability_cell,
     progress_steps,
+    risk_ratio_cell,
 )
 from crossmargin.errors import CrossmarginError, InputError, suggest
 from crossmargin.portfolio import Portfolio, load_portfolio
+from crossmargin.risk.thresholds import LEVERAGE_WARN_SHARE, STRESS_LOSS_FAIL, STRESS_LOSS_WARN
 
 if TYPE_CHECKING:
     import pandas as pd
     from rich.table import Table
+    from rich.text import Text
 
     from crossmargin.risk.montecarlo import MCResult
     from crossmargin.risk.stress import StressGrid, StressReport, StressRow
 
 __all__ = [
+    "LEVERAGE_WIDE_ONLY",
     "MAX_CLI_PATHS",
+    "MONTECARLO_WIDE_ONLY",
     "MOVE_COLUMNS",
+    "PORTFOLIO_MARGIN_WIDE_ONLY",
+    "STRESS_WIDE_PARTS",
     "grid_table",
     "leverage",
     "montecarlo",
@@ -55,26 +70,18 @@ __all__ = [
 _Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
 
-#: Above this many symbols the scenario table shows one 'moves' column instead of one per symbol.
+#: Above this many symbols ``stress --wide`` shows one 'moves' column (the range) instead of one per symbol.
 MOVE_COLUMNS = 5
-#: Column-heading names of the stress modes (the caption says which are what-ifs).
+#: Column-heading names of the stress modes with ``--wide`` (the caption says which are what-ifs).
 _SHORT = {"as_given": "as given", "cross": "cross", "isolated": "isolated"}
+#: Column headings of the stress modes by default: one column a mode.
+_HEADS = {"as_given": "as given", "cross": "all cross", "isolated": "all isolated"}
 #: Grid letters, one per mode in order, and their colours: as given, what if all cross, what if all isolated.
 _LETTERS = (("as_given", "A", "bold red"), ("cross", "C", "red"), ("isolated", "I", "yellow"))
 
 
-def _ratio_percent(value: float) -> str:
-    return format_percent(value, 1)
-
-
 def _move(value: float) -> str:
     return f"{value * 100:+.1f}%"
-
-
-def _liquidated(row: StressRow) -> str:
-    if row.account_liquidated:
-        return "all"
-    return ", ".join(row.liquidated) or "--"
 
 
 def _grid_symbols(text: str | None, portfolio: Portfolio) -> tuple[str, str]:
@@ -94,45 +101,95 @@ def _grid_symbols(text: str | None, portfolio: Portfolio) -> tuple[str, str]:
     return ranked[0], ranked[1]
 
 
-def scenario_table(report: StressReport, title: str) -> Table:
+def _position_label(key: str, bases: Mapping[str, str] | None = None) -> str:
+    """Return a stress row's position key as words: 'ETHUSDT:short' -> 'ETHUSDT short' ('ETH short' by ``bases``)."""
+    symbol, _, side = key.partition(":")
+    name = bases.get(symbol, symbol) if bases else symbol
+    return f"{name} {side}" if side else name
+
+
+def _liquidated_words(row: StressRow, bases: Mapping[str, str] | None = None, most: int | None = None) -> str:
+    """Return the positions ``row`` liquidates: 'all', their names (more than ``most``: how many), or ''."""
+    if row.account_liquidated:
+        return "all"
+    if most is not None and len(row.liquidated) > most:
+        return f"{len(row.liquidated)} positions"
+    return ", ".join(_position_label(key, bases) for key in row.liquidated)
+
+
+def _left_level(row: StressRow) -> int:
+    """Return the danger level of a stress row: red when the account is gone or the loss fails the checklist's
+    level, yellow when a position is liquidated or the loss warns."""
+    if row.account_liquidated:
+        return 2
+    return max(loss_level(row.total_loss, row.equity_before), 1 if row.liquidated else 0)
+
+
+#: What ``stress --wide`` adds: each symbol's move and, for each mode, its ratio, liquidated positions and equity
+#: left apart (by default one cell a mode holds the equity left and, in brackets, what is liquidated).
+STRESS_WIDE_PARTS = ("ratio", "liquidated", "equity left")
+
+
+def scenario_table(
+    report: StressReport, title: str, *, bases: Mapping[str, str] | None = None, wide: bool = False
+) -> Table:
     """Return the scenarios x modes table of a stress report: as given, then the cross and isolated what-ifs.
 
-    Money in the settle currency, ratios as percentages (100 % = liquidation).
+    Money in the settle currency, ratios as percentages (100 % = liquidation). By default one column a mode:
+    the equity left, with the liquidated positions in brackets (named by ``bases``, symbol -> base asset, when
+    given; more than two: how many). ``wide``: each symbol's move, then each mode's ratio, liquidated positions
+    and equity left in columns of their own. Cells are red or yellow where the loss or a liquidation is.
     """
-    from rich import box  # noqa: PLC0415 - rich: only when a table is printed
-    from rich.table import Table  # noqa: PLC0415
-
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("scenario", no_wrap=True)
-    per_symbol = len(report.symbols) <= MOVE_COLUMNS
-    for symbol in report.symbols if per_symbol else ("moves",):
-        table.add_column(symbol, justify="right", no_wrap=True)
-    table.add_column("equity after", justify="right")
-    for mode in report.modes:
-        name = _SHORT[mode]
-        table.add_column(f"{name}: ratio", justify="right")
-        table.add_column(f"{name}: liquidated")
-        table.add_column(f"{name}: equity left", justify="right")
-    by_mode = {mode: report.results(mode) for mode in report.modes}
-    for index, scenario in enumerate(report.scenarios):
-        moves = [scenario.move(symbol) for symbol in report.symbols]
-        cells = [_move(m) for m in moves] if per_symbol else [f"{_move(min(moves))} .. {_move(max(moves))}"]
-        first = by_mode[report.modes[0]][index]
-        row = [scenario.name, *cells, format_money(first.equity_after)]
-        for mode in report.modes:
-            result = by_mode[mode][index]
-            row += [_ratio_percent(result.margin_ratio), _liquidated(result), format_money(result.equity_left)]
-        table.add_row(*row)
     from crossmargin.risk.stress import MODE_LABELS  # noqa: PLC0415 - see the module docstring
 
-    table.caption = (
-        "Moves applied to today's marks at once. as given = each position in its file's mode; cross / isolated = "
-        f"{MODE_LABELS['cross']} / {MODE_LABELS['isolated']} (a position already isolated keeps its margin). "
-        "equity after = margin balance at the new marks (the same in every mode); ratio = highest pool "
-        "requirement / margin balance (liquidation at 100 %); equity left = what the account keeps after the "
-        f"venue liquidates every breaching pool. Money in {report.settle}."
+    if bases is not None and len(set(bases.values())) < len(bases):
+        bases = None  # two symbols on one base (BTCUSDT and BTCUSDC): the symbols tell them apart
+    by_mode = {mode: report.results(mode) for mode in report.modes}
+    per_symbol = len(report.symbols) <= MOVE_COLUMNS
+    rows: list[dict[str, str | Text]] = []
+    for index, scenario in enumerate(report.scenarios):
+        moves = [scenario.move(symbol) for symbol in report.symbols]
+        first = by_mode[report.modes[0]][index]
+        row: dict[str, str | Text] = {"scenario": scenario.name}
+        if wide and per_symbol:
+            row |= {symbol: _move(m) for symbol, m in zip(report.symbols, moves, strict=True)}
+        elif wide:
+            row["moves"] = f"{_move(min(moves))} .. {_move(max(moves))}"
+        after_level = loss_level(first.equity_before - first.equity_after, first.equity_before)
+        row["equity after"] = danger(format_money(first.equity_after), after_level)
+        for mode in report.modes:
+            result = by_mode[mode][index]
+            level = _left_level(result)
+            if wide:
+                name = _SHORT[mode]
+                row[f"{name}: ratio"] = risk_ratio_cell(result.margin_ratio, 1)
+                row[f"{name}: liquidated"] = danger(_liquidated_words(result) or "--", 2 if result.liquidated else 0)
+                row[f"{name}: equity left"] = danger(format_money(result.equity_left), level)
+            else:
+                gone = _liquidated_words(result, bases, most=2)
+                row[_HEADS[mode]] = danger(format_money(result.equity_left) + (f" ({gone})" if gone else ""), level)
+        rows.append(row)
+    table = compact_table(title)
+    add_columns(table, rows, left=("scenario", *(f"{_SHORT[m]}: liquidated" for m in report.modes)))
+    names = _SHORT if wide else _HEADS
+    what_ifs = (
+        f"as given = each position in its file's mode; {names['cross']} / {names['isolated']} = "
+        f"{MODE_LABELS['cross']} / {MODE_LABELS['isolated']} (a position already isolated keeps its margin)"
     )
-    table.caption_justify = "left"
+    columns = (
+        "ratio = highest pool requirement / margin balance (liquidation at 100 %); equity left = what the account "
+        "keeps after the venue liquidates every breaching pool."
+        if wide
+        else "Each mode's cell: the equity the account keeps after the venue liquidates every breaching pool, with "
+        "the positions liquidated in brackets (all: the whole account). --wide: each symbol's move and each "
+        "mode's margin ratio."
+    )
+    table.caption = (
+        f"Moves applied to today's marks at once. {what_ifs}. equity after = margin balance at the new marks "
+        f"(the same in every mode). {columns} Red: the account is liquidated or loses "
+        f"{format_percent(STRESS_LOSS_FAIL, 0)} of its equity; yellow: a position is liquidated or "
+        f"{format_percent(STRESS_LOSS_WARN, 0)} is lost. Money in {report.settle}."
+    )
     return table
 
 
@@ -178,68 +235,79 @@ def grid_table(grid: StressGrid) -> Table:
     return table
 
 
-def portfolio_margin_table(portfolio: Portfolio) -> Table:
+#: Columns of the portfolio margin table shown only with ``--wide`` (``check --margin portfolio --wide``).
+PORTFOLIO_MARGIN_WIDE_ONLY = frozenset({"symbols", "min charge"})
+
+
+def portfolio_margin_table(portfolio: Portfolio, *, wide: bool = False) -> Table:
     """Return the scenario (portfolio) margin of the book by risk unit, with cross and isolated beside it.
 
-    Figures from ``risk.portfolio_margin.portfolio_margin`` and ``margin_comparison`` (quote currency).
+    Figures from ``risk.portfolio_margin.portfolio_margin`` and ``margin_comparison`` (quote currency); the
+    ``PORTFOLIO_MARGIN_WIDE_ONLY`` columns only with ``wide``.
     """
-    from rich import box  # noqa: PLC0415 - rich: only when a table is printed
-    from rich.table import Table  # noqa: PLC0415
-
     from crossmargin.risk.portfolio_margin import load_pm_params, margin_comparison, portfolio_margin  # noqa: PLC0415
 
     params = load_pm_params()
     result = portfolio_margin(portfolio.account, portfolio.marks, portfolio.rules)
     comparison = margin_comparison(portfolio)
     settle = portfolio.rules.settle
-    table = Table(
-        title=f"Portfolio margin (OKX-style scenarios, perpetuals; {settle})", title_justify="left", box=box.SIMPLE_HEAD
-    )
-    for column in ("risk unit", "symbols", "net notional", "spot shock", "extreme move", "min charge", "MM", "IM"):
+    columns = ("risk unit", "symbols", "net notional", "spot shock", "extreme move", "min charge", "MM", "IM")
+    rows: list[dict[str, str | Text]] = [
+        {
+            "risk unit": base,
+            "symbols": ", ".join(unit["symbols"]),
+            "net notional": format_money(unit["net_notional"]),
+            "spot shock": f"{format_money(unit['spot_shock'])} @ {_move(unit['spot_shock_move'])}",
+            "extreme move": f"{format_money(unit['extreme_move'])} @ {_move(unit['extreme_move_shock'])}",
+            "min charge": format_money(unit["minimum_charge"]),
+            "MM": format_money(unit["maintenance"]),
+            "IM": format_money(unit["initial"]),
+        }
+        for base, unit in result.by_underlying.items()
+    ]
+
+    def summary(name: str, mm: float | None, im: float | None) -> dict[str, str | Text]:
+        blank: dict[str, str | Text] = dict.fromkeys(columns, "")
+        return blank | {"risk unit": name, "MM": format_money(mm), "IM": "" if im is None else format_money(im)}
+
+    book = [
+        summary("units summed (OKX)", result.units_summed, params.im_multiple * result.units_summed),
+        summary("all underlyings together", result.correlated, None),
+        summary(f"book (weighted {params.correlated_weight:g})", result.mm, result.im),
+    ]
+    names = {"cross": "cross (venue)", "isolated": "isolated (venue)", "portfolio, positions alone": "positions alone"}
+    venue = [
+        summary(
+            shown,
+            float(comparison.loc[mode, "maintenance_margin"]),
+            float(comparison.loc[mode, "initial_margin"]),
+        )
+        for mode, shown in names.items()
+    ]
+    table = compact_table(f"Portfolio margin (OKX-style scenarios, perpetuals; {settle})")
+    hidden = () if wide else PORTFOLIO_MARGIN_WIDE_ONLY
+    shown = [c for c in columns if c not in hidden]
+    for column in shown:
         table.add_column(column, justify="left" if column in ("risk unit", "symbols") else "right", no_wrap=True)
-    for base, unit in result.by_underlying.items():
-        table.add_row(
-            base,
-            ", ".join(unit["symbols"]),
-            format_money(unit["net_notional"]),
-            f"{format_money(unit['spot_shock'])} @ {_move(unit['spot_shock_move'])}",
-            f"{format_money(unit['extreme_move'])} @ {_move(unit['extreme_move_shock'])}",
-            format_money(unit["minimum_charge"]),
-            format_money(unit["maintenance"]),
-            format_money(unit["initial"]),
-        )
-    table.add_section()
-    blank = ("", "", "", "", "")
-    table.add_row(
-        "units summed (OKX)",
-        *blank,
-        format_money(result.units_summed),
-        format_money(params.im_multiple * result.units_summed),
-    )
-    table.add_row("all underlyings together", *blank, format_money(result.correlated), "")
-    table.add_row(
-        f"book (correlated weight {params.correlated_weight:g})",
-        *blank,
-        format_money(result.mm),
-        format_money(result.im),
-    )
-    table.add_section()
-    for mode in ("cross", "isolated", "portfolio, positions alone"):
-        figures = comparison.loc[mode]
-        table.add_row(
-            f"{mode} (venue)" if mode in ("cross", "isolated") else mode,
-            *blank,
-            format_money(float(figures["maintenance_margin"])),
-            format_money(float(figures["initial_margin"])),
-        )
+    for group in (rows, book, venue):
+        for row in group:
+            table.add_row(*(row[c] for c in shown))
+        if group is not venue:
+            table.add_section()
     credit = float(comparison.loc["portfolio", "hedge_credit"])
-    uncertain = ", ".join(params.uncertain) or "none"
-    table.caption = (
+    uncertain = ", ".join(label(name) for name in params.uncertain) or "none"
+    caption = (
         f"Hedge credit (positions alone - book): {format_money(credit)}. Spot shock: worst of the 7-point MR1 grid; "
-        f"extreme move weighted {params.extreme_move_weight:g}; IM = {params.im_multiple:g} x MM. Parameters: "
-        f"crossmargin/risk/data/pm_okx.json (sources and dates inside); uncertain: {uncertain}."
+        f"extreme move weighted {params.extreme_move_weight:g}; IM = {params.im_multiple:g} x MM. book = "
+        f"{params.correlated_weight:g} x all underlyings together + {1 - params.correlated_weight:g} x units summed. "
+        "positions alone: the scenario margin of each position by itself, summed. Parameters: "
+        "crossmargin/risk/data/pm_okx.json "
+        f"(sources and dates inside); uncertain: {uncertain}."
     )
-    table.caption_justify = "left"
+    if "note" in comparison.columns:
+        notes = [str(note) for note in comparison["note"] if isinstance(note, str) and note]
+        caption += "".join(f" {note}." for note in notes)
+    table.caption = caption
     return table
 
 
@@ -284,6 +352,10 @@ def stress(
     historical: Annotated[
         bool, typer.Option("--historical/--no-historical", help="Include the shipped crash episodes.")
     ] = True,
+    wide: Annotated[
+        bool,
+        typer.Option("--wide", help="Every column: each symbol's move; each mode's ratio, liquidated, equity left."),
+    ] = False,
 ) -> None:
     """Shock today's marks (venue grids, correlation breaks, crash episodes): the book as given, then all cross
     and all isolated.
@@ -310,7 +382,9 @@ def stress(
         print(json.dumps(payload, indent=2, allow_nan=False))
         return
     now = report.rows[0].equity_before if report.rows else loaded.account.wallet_balance
-    print_whole(scenario_table(report, f"Stress: {portfolio.name} on {report.venue} (equity now {format_money(now)})"))
+    bases = {symbol: loaded.rules.instrument(symbol).base for symbol in report.symbols}
+    title = f"Stress: {portfolio.name} on {report.venue} (equity now {format_money(now)})"
+    print_whole(scenario_table(report, title, bases=bases, wide=wide))
     if grid_result is not None:
         print_whole(grid_table(grid_result))
     for note in (*notes, *plot_notes):
@@ -399,6 +473,7 @@ def montecarlo(
         str | None, typer.Option("--scheduler", help="Send the tasks to this Dask cluster (tcp://host:port).")
     ] = None,
     chunks: Annotated[int, typer.Option("--chunks", help="Dask tasks the paths are split into.")] = 8,
+    wide: Annotated[bool, typer.Option("--wide", help="Every column (the paths liquidated).")] = False,
 ) -> None:
     """Probability of liquidation within the horizon: the cross account vs each isolated position."""
     from crossmargin.risk.montecarlo import BATCH_PATHS, plan_paths, run_plan  # noqa: PLC0415
@@ -445,7 +520,7 @@ def montecarlo(
     if as_json:
         print(json.dumps(jsonable(dataclasses.asdict(result)), indent=2, allow_nan=False))
         return
-    print_whole(_odds_table(result, portfolio.name))
+    print_whole(_odds_table(result, portfolio.name, wide=wide))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if 0 < tasks < chunks:
@@ -456,9 +531,15 @@ def montecarlo(
         )
 
 
-def _odds_table(result: MCResult, name: str) -> Table:
-    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
+#: Columns of the ``montecarlo`` table shown only with ``--wide`` (the rest fit a 100-column terminal).
+MONTECARLO_WIDE_ONLY = frozenset({"paths liquidated"})
+#: Row labels of the simulated books, in the order shown.
+_MC_MODES = {"as given": "as given", "cross": "all cross", "isolated": "all isolated"}
 
+
+def _odds_table(result: MCResult, name: str, *, wide: bool = False) -> Table:
+    """Return the liquidation odds of every simulated pool: the book as given (when it mixes modes) first, then
+    all cross and all isolated; a probability red above ``LIQ_PROB_TARGET``, yellow while its interval is."""
     funding = (
         ", ".join(f"{s} {r * 100:+.4f}%" for s, r in result.funding_rates.items())
         + f" per {result.funding_interval_hours:g} h"
@@ -469,26 +550,24 @@ def _odds_table(result: MCResult, name: str) -> Table:
         f"model {result.model}, {result.paths:,} paths, seed {result.seed}, "
         f"{result.steps_per_hour} check(s) an hour; sigma per hour "
         + ", ".join(f"{s} {v * 100:.3f}%" for s, v in zip(result.symbols, result.sigma_hourly, strict=True))
-        + f"; funding {funding}"
+        + f"; funding {funding}. all cross / all isolated: what if every position were cross / isolated. Red: "
+        f"above {format_percent(LIQ_PROB_TARGET, 0)}; yellow: the interval reaches above it."
     )
-    table = Table(
-        title=f"Liquidation within {_hours(result.horizon_hours)} ({result.venue} · {name})",
-        title_justify="left",
-        caption=caption,
-        caption_justify="left",
-    )
-    for column in ("mode", "pool", "P(liquidation)", "95% CI", "paths liquidated", "median time to liq"):
-        table.add_column(column, justify="left" if column in ("mode", "pool") else "right", no_wrap=True)
-    for odds in result.pools:
-        table.add_row(
-            odds.mode,
-            odds.pool,
-            _odds_percent(odds.probability, 3),
-            f"{_odds_percent(odds.ci_low, 3)} .. {_odds_percent(odds.ci_high, 3)}",
-            f"{odds.liquidated_paths:,}",
-            "--" if odds.median_hours is None else _hours(odds.median_hours),
-        )
-    return table
+    order = list(_MC_MODES)
+    pools = sorted(result.pools, key=lambda o: order.index(o.mode) if o.mode in order else len(order))
+    rows: list[dict[str, str | Text]] = [
+        {
+            "mode": _MC_MODES.get(odds.mode, label(odds.mode)),
+            "pool": odds.pool,
+            "P(liquidation)": probability_cell(odds.probability, odds.ci_high, digits=3),
+            "95% CI": f"{_odds_percent(odds.ci_low, 3)} .. {_odds_percent(odds.ci_high, 3)}",
+            "paths liquidated": f"{odds.liquidated_paths:,}",
+            "median time to liq": "--" if odds.median_hours is None else _hours(odds.median_hours),
+        }
+        for odds in pools
+    ]
+    table = compact_table(f"Liquidation within {_hours(result.horizon_hours)} ({result.venue} · {name})", caption)
+    return add_columns(table, rows, wide_only=MONTECARLO_WIDE_ONLY, wide=wide, left=("mode", "pool"))
 
 
 def leverage(
@@ -508,6 +587,9 @@ def leverage(
         bool, typer.Option("--monte-carlo/--closed-form-only", help="Correct the closed form by simulation.")
     ] = True,
     as_json: _Json = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column (MMR, venue max, closed form, MC, z-scores).")
+    ] = False,
 ) -> None:
     """Highest leverage per position (and gross, for the cross account) within a liquidation-probability target."""
     from crossmargin.risk.safe_leverage import recommend_leverage  # noqa: PLC0415
@@ -545,62 +627,70 @@ def leverage(
         }
         print(json.dumps(payload, indent=2, allow_nan=False))
         return
-    print_whole(_leverage_table(frame, probability, hours, portfolio.name, loaded.rules.name))
+    print_whole(_leverage_table(frame, probability, hours, portfolio.name, loaded.rules.name, wide=wide))
     for note in frame.loc[frame["note"] != "", ["symbol", "note"]].itertuples(index=False):
         print(f"note: {note.symbol}: {note.note}", file=sys.stderr)
     for line in dict.fromkeys(text for text in frame["returns"] if text):
         print(f"note: {line}", file=sys.stderr)
 
 
-def _leverage_table(frame: pd.DataFrame, probability: float, hours: float, name: str, venue: str) -> Table:
-    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
+#: Columns of the ``leverage`` table shown only with ``--wide``: the steps to the recommendation (the venue's
+#: cap, the closed form, the simulation's correction, the z-scores) and the requirement rate.
+LEVERAGE_WIDE_ONLY = frozenset({"MMR", "venue max", "closed form", "MC", "z -> eff. z"})
 
-    table = Table(
-        title=f"Safe leverage: P(liquidation within {_hours(hours)}) <= {probability:.2%} ({venue} · {name})",
-        title_justify="left",
-        caption="sigma annualised from the hourly forecast; MMR = requirement / notional; the account row is gross "
-        "leverage (all notional / cross margin balance); P(liq) is simulated at the recommended leverage",
-        caption_justify="left",
-    )
-    for column in (
-        "position",
-        "sigma",
-        "MMR",
-        "margin",
-        "now",
-        "venue max",
-        "closed form",
-        "MC",
-        "z -> eff. z",
-        "recommended",
-        "size",
-        "P(liq) [95% CI]",
-    ):
-        table.add_column(column, justify="left" if column == "position" else "right", no_wrap=True)
+
+def _leverage_table(
+    frame: pd.DataFrame, probability: float, hours: float, name: str, venue: str, *, wide: bool = False
+) -> Table:
+    """Return the safe leverage of every position and of the cross account: the leverage now red above the
+    recommended one (yellow above ``LEVERAGE_WARN_SHARE`` of it), the simulated probability red above the target."""
 
     def times(value: float) -> str:
         return "--" if not math.isfinite(value) else f"{value:.2f}x"
 
+    def odds(row: dict[str, Any]) -> str | Text:
+        if not math.isfinite(row["mc_probability"]):
+            return "--"
+        interval = f" [{_odds_percent(row['mc_ci_low'], 2)} .. {_odds_percent(row['mc_ci_high'], 2)}]"
+        cell = probability_cell(row["mc_probability"], target=probability)
+        cell.append(interval)
+        return cell
+
+    rows: list[dict[str, str | Text]] = []
     for row in frame.to_dict(orient="records"):
-        label = f"{row['symbol']} {row['side']}".strip() if row["scope"] == "position" else "cross account (gross)"
-        table.add_row(
-            label,
-            _odds_percent(row["sigma_annual"], 1),
-            _odds_percent(row["mm_rate"], 3),
-            f"{row['margin']:,.2f}",
-            times(row["current_leverage"]),
-            times(row["venue_max_leverage"]),
-            times(row["closed_form_leverage"]),
-            times(row["mc_leverage"]),
-            f"{row['z']:.2f} -> " + ("--" if not math.isfinite(row["effective_z"]) else f"{row['effective_z']:.2f}"),
-            times(row["recommended_leverage"]),
-            "--" if not math.isfinite(row["recommended_size"]) else f"{row['recommended_size']:g}",
-            "--"
-            if not math.isfinite(row["mc_probability"])
-            else f"{_odds_percent(row['mc_probability'], 2)} [{_odds_percent(row['mc_ci_low'], 2)} .. "
-            f"{_odds_percent(row['mc_ci_high'], 2)}]",
+        effective = "--" if not math.isfinite(row["effective_z"]) else f"{row['effective_z']:.2f}"
+        rows.append(
+            {
+                "position": f"{row['symbol']} {row['side']}".strip()
+                if row["scope"] == "position"
+                else "cross account (gross)",
+                "sigma": _odds_percent(row["sigma_annual"], 1),
+                "MMR": _odds_percent(row["mm_rate"], 3),
+                "margin": format_money(row["margin"]),
+                "now": danger(
+                    times(row["current_leverage"]),
+                    leverage_level(row["current_leverage"], row["recommended_leverage"]),
+                ),
+                "venue max": times(row["venue_max_leverage"]),
+                "closed form": times(row["closed_form_leverage"]),
+                "MC": times(row["mc_leverage"]),
+                "z -> eff. z": f"{row['z']:.2f} -> {effective}",
+                "recommended": times(row["recommended_leverage"]),
+                "size": "--" if not math.isfinite(row["recommended_size"]) else f"{row['recommended_size']:g}",
+                "P(liq) [95% CI]": odds(row),
+            }
         )
-    return table
+    caption = (
+        "sigma annualised from the hourly forecast; the account row is gross leverage (all notional / cross margin "
+        "balance); size = the position's size at the recommended leverage on its margin; P(liq) is simulated at "
+        f"the recommended leverage. Red: now above the recommendation (yellow: above "
+        f"{LEVERAGE_WARN_SHARE:.0%} of it), P(liq) above the target."
+        + (" MMR = requirement / notional." if wide else " --wide: MMR, the venue's cap and each step.")
+    )
+    table = compact_table(
+        f"Safe leverage: P(liquidation within {_hours(hours)}) <= {probability:.2%} ({venue} · {name})", caption
+    )
+    return add_columns(table, rows, wide_only=LEVERAGE_WIDE_ONLY, wide=wide, left=("position",))
 
 
 def register(app: typer.Typer) -> None:

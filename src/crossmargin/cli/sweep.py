@@ -8,17 +8,32 @@ with code 2.
 from __future__ import annotations
 
 import json
+import math
+import numbers
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crossmargin.cli.render import fail, jsonable, print_whole
+from crossmargin.cli.render import (
+    compact_table,
+    danger,
+    fail,
+    format_money,
+    format_percent,
+    jsonable,
+    label,
+    level_above,
+    print_whole,
+    risk_ratio_cell,
+)
 from crossmargin.errors import CrossmarginError, InputError
+from crossmargin.risk.thresholds import STRESS_LOSS_FAIL, STRESS_LOSS_WARN
 
 if TYPE_CHECKING:
-    pass
+    from rich.text import Text
 
 __all__ = [
     "load_grid",
@@ -27,6 +42,15 @@ __all__ = [
 ]
 
 _SHOWN = ("final_equity", "return_on_collateral", "max_drawdown", "liquidations", "peak_margin_ratio", "fees")
+#: Column headings of the ``_SHOWN`` figures.
+_HEADINGS = {
+    "final_equity": "final equity",
+    "return_on_collateral": "return",
+    "max_drawdown": "max drawdown",
+    "liquidations": "liq.",
+    "peak_margin_ratio": "peak ratio",
+    "fees": "fees",
+}
 
 
 def load_grid(path: Path) -> dict[str, list[Any]]:
@@ -49,12 +73,30 @@ def load_grid(path: Path) -> dict[str, list[Any]]:
     return grid
 
 
-def _cell(key: str, value: Any) -> str:
-    if isinstance(value, float) and key in ("return_on_collateral", "max_drawdown", "peak_margin_ratio"):
-        return f"{value * 100:.2f}%"
+def _value(value: Any) -> str:
+    """Return a grid value as written: a boolean as yes / no, a number by ``g``, a list joined; none: '--'."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:,.2f}" if key in _SHOWN else f"{value:g}"
-    return str(value)
+        return f"{value:g}" if math.isfinite(value) else "--"
+    if isinstance(value, list | tuple):
+        return ", ".join(_value(item) for item in value)
+    return "--" if value is None else str(value)
+
+
+def _cell(key: str, value: Any) -> str | Text:
+    """Return one sweep cell: the figures as percentages, money and counts, red / yellow where one breaches a
+    checklist level (a liquidation, the drawdown, the peak margin ratio); a grid value as written (``_value``)."""
+    if key not in _SHOWN or isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return _value(value)
+    number = float(value)
+    cells: dict[str, Callable[[], str | Text]] = {
+        "peak_margin_ratio": lambda: risk_ratio_cell(number),
+        "max_drawdown": lambda: danger(format_percent(number), level_above(number, STRESS_LOSS_WARN, STRESS_LOSS_FAIL)),
+        "return_on_collateral": lambda: format_percent(number),
+        "liquidations": lambda: danger(f"{number:g}", 2 if number > 0 else 0),
+    }
+    return cells.get(key, lambda: format_money(number))()
 
 
 def register(app: typer.Typer) -> None:
@@ -103,8 +145,6 @@ def run_sweep(
     out: Path | None = None,
 ) -> None:
     """Run the sweep command's work: load the grid, run it on Dask, print the rows (``sweep``, ``backtest --sweep``)."""
-    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
-
     from crossmargin import distributed  # noqa: PLC0415 - dask is slow to import; only this command needs it
 
     try:
@@ -122,9 +162,13 @@ def run_sweep(
         print(json.dumps(jsonable(frame.to_dict(orient="records")), indent=2, default=str))
         return
     columns = [*table, "mode", *_SHOWN]
-    view = Table(title=f"{strategy} sweep on {venue}: {len(frame)} runs", title_justify="left")
+    view = compact_table(
+        f"{strategy} sweep on {venue}: {len(frame)} runs",
+        "return = on collateral; max drawdown from the peak; liq. = liquidations; peak ratio = highest margin "
+        "ratio (requirement / margin balance, liquidation at 100 %). Money in the quote currency.",
+    )
     for column in columns:
-        view.add_column(column, justify="left" if column == "mode" else "right")
+        view.add_column(_HEADINGS.get(column, label(column)), justify="left" if column == "mode" else "right")
     for row in frame.to_dict(orient="records"):
         view.add_row(*(_cell(column, row[column]) for column in columns))
     print_whole(view)

@@ -15,16 +15,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crossmargin.cli.render import fail, print_whole
+from crossmargin.cli.render import add_columns, compact_table, fail, print_whole, print_wrapped
 from crossmargin.errors import CrossmarginError, InputError, suggest
 from crossmargin.venues import VENUES, get_rules
 from crossmargin.venues.base import VenueRules
 from crossmargin.venues.tables import TIER_FILES, table_origin
 
 if TYPE_CHECKING:
-    pass
+    from rich.text import Text
 
-__all__ = ["bracket_rows", "brackets", "refresh", "register", "venue_summary", "venues"]
+__all__ = ["WIDE_ONLY", "bracket_rows", "brackets", "refresh", "register", "venue_summary", "venues"]
+
+#: Columns of the ``venues`` table shown only with ``--wide`` (the rest fit a 100-column terminal).
+WIDE_ONLY = frozenset({"hedge mode", "maker", "taker", "tiers from"})
 
 _Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 
@@ -33,10 +36,9 @@ def venues(
     ctx: typer.Context,
     as_json: _Json = False,
     symbols: Annotated[bool, typer.Option("--symbols", help="List every symbol of each venue.")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Every column (hedge mode, fees, where the tiers are).")] = False,
 ) -> None:
     """List the venues, their rules at a glance, their symbols and where each tier table was read."""
-    from rich.table import Table  # noqa: PLC0415 - rich: only when a table is printed
-
     if ctx.invoked_subcommand is not None:
         return
     rules_by_venue = {name: get_rules(name) for name in sorted(VENUES)}
@@ -44,42 +46,40 @@ def venues(
     if as_json:
         print(json.dumps(summaries, indent=2))
         return
-    table = Table(title="Venues", title_justify="left")
-    for column in (
-        "venue",
-        "settle",
-        "symbols",
-        "margin ratio",
-        "liquidation",
-        "hedge mode",
-        "maker",
-        "taker",
-        "funding",
-        "tiers as of",
-        "tiers from",
-    ):
-        table.add_column(column, justify="right" if column in ("symbols", "maker", "taker") else "left")
+    rows: list[dict[str, str | Text]] = []
     for name, rules in rules_by_venue.items():
         summary = summaries[name]
         tiers = summary["tier_table"]
-        table.add_row(
-            name,
-            rules.settle,
-            str(len(summary["symbols"])),
-            "MM / balance (>= 100 %)" if rules.ratio_kind == "risk" else "balance / (MM + fee) (<= 100 %)",
-            rules.liquidation.style.replace("_", " "),
-            "yes" if rules.hedge_mode else "no",
-            f"{rules.fee_rate('maker') * 100:g}%",
-            f"{rules.fee_rate('taker') * 100:g}%",
-            f"every {summary['funding_interval_hours']:g} h",
-            tiers["as_of"],
-            "shipped" if tiers["origin"] == "shipped" else f"refreshed: {tiers['path']}",
+        rows.append(
+            {
+                "venue": name,
+                "settle": rules.settle,
+                "symbols": str(len(summary["symbols"])),
+                "liquidated when": "MM / balance >= 100%"
+                if rules.ratio_kind == "risk"
+                else "balance / (MM + fee) <= 100%",
+                "liquidation": rules.liquidation.style.replace("_", " "),
+                "hedge mode": "yes" if rules.hedge_mode else "no",
+                "maker": f"{rules.fee_rate('maker') * 100:g}%",
+                "taker": f"{rules.fee_rate('taker') * 100:g}%",
+                "funding": "--"
+                if summary["funding_interval_hours"] is None
+                else f"every {summary['funding_interval_hours']:g} h",
+                "tiers as of": tiers["as_of"],
+                "tiers from": "shipped" if tiers["origin"] == "shipped" else f"refreshed: {tiers['path']}",
+            }
         )
-    print_whole(table)
+    caption = (
+        "liquidated when: the venue's margin ratio and the level it liquidates at; liquidation: how much of a "
+        "breaching position the venue takes."
+    )
+    table = compact_table("Venues", caption + ("" if wide else " --wide: hedge mode, fees, where the tiers are."))
+    left = ("venue", "settle", "liquidated when", "liquidation", "hedge mode", "funding", "tiers as of", "tiers from")
+    print_whole(add_columns(table, rows, wide_only=WIDE_ONLY, wide=wide, left=left))
     for name, summary in summaries.items():
         listed = summary["symbols"] if symbols else summary["symbols"][:12]
         more = "" if symbols or len(summary["symbols"]) <= 12 else f" ... (+{len(summary['symbols']) - 12}, --symbols)"
-        print(f"{name}: {', '.join(listed)}{more}")
+        print_wrapped(f"{name}: {', '.join(listed)}{more}")
 
 
 def venue_summary(rules: VenueRules) -> dict[str, Any]:
