@@ -27,6 +27,7 @@ from crossmargin.risk.thresholds import (
     DISTANCE_FAIL,
     DISTANCE_WARN,
     LEVERAGE_WARN_SHARE,
+    LIQ_PROB_TARGET,
     MARGIN_RATIO_FAIL,
     MARGIN_RATIO_WARN,
     STRESS_LOSS_FAIL,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from crossmargin.venues.base import VenueRules
 
 __all__ = [
-    "LIQ_PROB_TARGET",
     "add_columns",
     "compact_table",
     "danger",
@@ -64,10 +64,6 @@ __all__ = [
     "risk_ratio_cell",
     "stderr_progress",
 ]
-
-#: A liquidation probability above this (fraction) is red, yellow while the upper end of its 95 % interval is:
-#: the checklist's default target (``risk.checklist.build_checklist(max_liq_prob=0.01)``, ``leverage``'s 1 %).
-LIQ_PROB_TARGET = 0.01
 
 #: Styles of the danger levels: 0 plain, 1 warning, 2 failing.
 _STYLES = ("", "yellow", "bold red")

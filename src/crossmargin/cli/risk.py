@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from crossmargin.cli.render import (
-    LIQ_PROB_TARGET,
     add_columns,
     compact_table,
     danger,
@@ -39,7 +38,7 @@ from crossmargin.cli.render import (
 )
 from crossmargin.errors import CrossmarginError, InputError, suggest
 from crossmargin.portfolio import Portfolio, load_portfolio
-from crossmargin.risk.thresholds import LEVERAGE_WARN_SHARE, STRESS_LOSS_FAIL, STRESS_LOSS_WARN
+from crossmargin.risk.thresholds import LEVERAGE_WARN_SHARE, LIQ_PROB_TARGET, STRESS_LOSS_FAIL, STRESS_LOSS_WARN
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -49,6 +49,7 @@ from crossmargin.risk.thresholds import (
     GRID_EXTENT,
     GRID_STEP,
     LEVERAGE_WARN_SHARE,
+    LIQ_PROB_TARGET,
     MARGIN_RATIO_FAIL,
     MARGIN_RATIO_WARN,
     STOP_SHARE,
@@ -610,7 +611,7 @@ def build_checklist(
     *,
     paths: int = 5000,
     seed: int = 0,
-    max_liq_prob: float = 0.01,
+    max_liq_prob: float = LIQ_PROB_TARGET,
     horizon_hours: float = 24,
 ) -> Checklist:
     """Return the checklist of ``portfolio`` (see the module docstring for the units).

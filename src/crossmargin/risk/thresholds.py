@@ -15,6 +15,7 @@ __all__ = [
     "GRID_EXTENT",
     "GRID_STEP",
     "LEVERAGE_WARN_SHARE",
+    "LIQ_PROB_TARGET",
     "MARGIN_RATIO_FAIL",
     "MARGIN_RATIO_WARN",
     "STOP_SHARE",
@@ -22,6 +23,9 @@ __all__ = [
     "STRESS_LOSS_WARN",
 ]
 
+#: Target probability of liquidation within the horizon (fraction): the checklist's and ``leverage``'s default;
+#: the command line shows a probability above it red, yellow while the upper end of its 95 % interval is.
+LIQ_PROB_TARGET = 0.01
 #: Leverage above this share of the recommended safe leverage warns: little room left before the cap.
 LEVERAGE_WARN_SHARE = 0.8
 #: Cross margin ratio (requirement / margin balance, 1 = liquidation) from which the checklist warns: half the
