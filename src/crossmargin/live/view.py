@@ -23,7 +23,13 @@ __all__ = ["render", "run_monitor", "summary_line"]
 
 
 def _when(time_ms: int) -> str:
-    return f"{pd.Timestamp(time_ms, unit='ms', tz='UTC'):%Y-%m-%d %H:%M:%S} UTC"
+    """Return ``time_ms`` (ms since the epoch) as ``YYYY-MM-DD HH:MM:SSZ`` (UTC)."""
+    return f"{pd.Timestamp(time_ms, unit='ms', tz='UTC'):%Y-%m-%d %H:%M:%S}Z"
+
+
+def _alert_line(alert: Alert) -> str:
+    """Return ``ALERT <time> <rule in words>: <message>``."""
+    return f"ALERT {_when(alert.time_ms)} {alert.rule.replace('_', ' ')}: {alert.message}"
 
 
 def _price(value: float | None) -> str:
@@ -31,11 +37,12 @@ def _price(value: float | None) -> str:
 
 
 def summary_line(tick: Tick) -> str:
-    """Return one line: time, age, margin ratio (ours / venue) and the nearest liquidation."""
+    """Return one line: time, age, margin ratio (ours / venue) and the position nearest its liquidation price,
+    with its distance (fraction of the mark, shown in percent)."""
     snapshot = tick.snapshot
     venue_ratio = "--" if tick.reported_margin_ratio is None else f"{tick.reported_margin_ratio:.2%}"
     nearest = min((row for row in tick.rows if row.distance is not None), key=lambda r: r.distance or 0, default=None)
-    near = "no position near liquidation" if nearest is None else f"nearest {nearest.key} {nearest.distance:.2%} away"
+    near = "none near liquidation" if nearest is None else f"nearest {nearest.key} {nearest.distance:.2%}"
     stale = f" STALE {snapshot.stale_seconds:.0f}s" if snapshot.stale_seconds else ""
     errors = f" ({snapshot.errors[-1]})" if snapshot.errors else ""
     return (
@@ -61,7 +68,7 @@ def render(tick: Tick, alerts: list[Alert]) -> Group:
             "--" if row.difference is None else f"{row.difference:+.6g}",
             f"{row.leverage:g}x",
         )
-    lines = [Text(f"ALERT {_when(a.time_ms)} {a.rule}: {a.message}", style="bold red") for a in alerts[-8:]]
+    lines = [Text(_alert_line(a), style="bold red") for a in alerts[-8:]]
     return Group(table, *lines)
 
 
@@ -72,7 +79,7 @@ def run_monitor(watcher: Monitor, ticks: int, *, pause: float, plain: bool) -> N
         def show_plain(tick: Tick) -> None:
             print(summary_line(tick))
             for alert in tick.alerts:
-                print(f"ALERT {_when(alert.time_ms)} {alert.rule}: {alert.message}")
+                print(_alert_line(alert))
 
         watcher.run(ticks, wait=(lambda: time.sleep(pause)) if pause else None, show=show_plain)
         return
