@@ -151,14 +151,16 @@ def test_refresh_without_venue_refreshes_all_four_and_the_listing_says_so(env: P
     # Act
     result = run("venues", "refresh")
     human = run("venues")
+    wide = run("venues", "--wide")
 
     # Assert
     assert result.exit_code == 0, result.output
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == list(TIER_FILES)
     assert sorted(p.name for p in env.iterdir()) == sorted(TIER_FILES.values())
     assert human.exit_code == 0, human.output
+    assert human.stdout.count(f"{TODAY} refreshed") == 4  # the default table says which tables are refreshed
     for filename in TIER_FILES.values():
-        assert f"refreshed: {env / filename}" in human.stdout
+        assert f"refreshed: {env / filename}" in wide.stdout  # --wide says where each was read
         assert table_origin(filename).origin == "refreshed"
     assert human.stdout.count(TODAY) == 4
     assert server.count("GET", "/fapi/v1/leverageBracket") == 1

@@ -65,7 +65,7 @@ def venues(
                 "funding": "--"
                 if summary["funding_interval_hours"] is None
                 else f"every {summary['funding_interval_hours']:g} h",
-                "tiers as of": tiers["as_of"],
+                "tiers as of": tiers["as_of"] if tiers["origin"] == "shipped" else f"{tiers['as_of']} refreshed",
                 "tiers from": "shipped" if tiers["origin"] == "shipped" else f"refreshed: {tiers['path']}",
             }
         )
