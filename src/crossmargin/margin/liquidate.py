@@ -25,9 +25,10 @@ Procedures (sources in each venue's params file and ``docs/venues.md``):
   after a partial liquidation sends orders for the whole position). Smaller positions are closed whole.
   What remains of the margin stays with the trader; there is no liquidation fee.
 
-Fills are at the mark moved against the position by ``slippage`` (a fraction, default 0): the venues do
-not publish fill prices, so slippage is the caller's model. Positions of a cross pool are taken in
-decreasing order of requirement. Money in quote currency, sizes in base units.
+The breach rule is ``pool_breaches`` (defined in ``margin.pools``, re-exported here). Fills are at the mark
+moved against the position by ``slippage`` (a fraction, default 0): the venues do not publish fill prices,
+so slippage is the caller's model. Positions of a cross pool are taken in decreasing order of requirement.
+Money in quote currency, sizes in base units.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Literal
 
 from crossmargin.errors import EngineError, InputError
 from crossmargin.margin.account import PositionState, position_states
+from crossmargin.margin.pools import pool_breaches
 from crossmargin.model import Account, MarginMode, Marks, Position
 from crossmargin.venues.base import VenueRules
 
@@ -103,17 +105,6 @@ class LiquidationOutcome:
         return bool(self.events)
 
 
-def pool_breaches(margin_balance: float, requirement: float) -> bool:
-    """Return True when a pool with ``margin_balance`` and ``requirement`` (quote) is liquidated.
-
-    Every venue liquidates when the margin balance falls to the maintenance requirement (Binance: margin
-    ratio >= 100 %; OKX: health ratio <= 100 %; Hyperliquid: equity < maintenance margin). A pool with no
-    requirement has ratio 0 and is never liquidated. This is the one breach rule: the compiled kernels
-    use this very function (``kernels.scan.pool_breached`` is its numba compilation).
-    """
-    return requirement > 0 and margin_balance <= requirement
-
-
 def _pool_of(state: PositionState) -> str:
     p = state.position
     if p.mode is MarginMode.CROSS:
@@ -121,13 +112,17 @@ def _pool_of(state: PositionState) -> str:
     return f"isolated:{p.symbol}" + ("" if p.position_side == "both" else f":{p.position_side}")
 
 
-def _status(account: Account, marks: Marks, rules: VenueRules, pool: str) -> tuple[float, float, list[PositionState]]:
-    states = [s for s in position_states(account, marks, rules) if _pool_of(s) == pool]
+def _summed(account: Account, pool: str, states: list[PositionState]) -> tuple[float, float, list[PositionState]]:
+    """Return the margin balance and requirement (quote) of ``pool`` holding ``states``, and the states."""
     if not states and pool != "cross":  # the isolated position is closed: its pool is empty
         return 0.0, 0.0, states
     wallet = account.cross_wallet_balance if pool == "cross" else (states[0].position.isolated_margin or 0.0)
     equity = wallet + math.fsum(s.upnl for s in states)
     return equity, math.fsum(s.requirement for s in states), states
+
+
+def _status(account: Account, marks: Marks, rules: VenueRules, pool: str) -> tuple[float, float, list[PositionState]]:
+    return _summed(account, pool, [s for s in position_states(account, marks, rules) if _pool_of(s) == pool])
 
 
 def _fill_price(position: Position, mark: float, slippage: float) -> float:
@@ -439,13 +434,16 @@ def liquidate(account: Account, marks: Marks, rules: VenueRules, *, slippage: fl
     """
     if not (isinstance(slippage, (int, float)) and math.isfinite(slippage) and 0 <= slippage < 1):
         raise InputError("slippage", slippage, "a fraction in [0, 1)")
-    events = []
-    states = position_states(account, marks, rules)
-    pools = [_pool_of(s) for s in states if s.position.mode is MarginMode.ISOLATED]
-    if any(s.position.mode is MarginMode.CROSS for s in states):
-        pools.append("cross")
+    events: list[LiquidationEvent] = []
+    grouped: dict[str, list[PositionState]] = {}
+    for state in position_states(account, marks, rules):
+        grouped.setdefault(_pool_of(state), []).append(state)
+    # One pass finds every pool's status; only once a pool is liquidated (the account changed) is it
+    # recomputed, so a check that liquidates nothing is linear in the number of positions.
+    initial = {pool: _summed(account, pool, states) for pool, states in grouped.items()}
+    pools = [pool for pool in initial if pool != "cross"] + (["cross"] if "cross" in initial else [])
     for pool in pools:
-        equity, requirement, pool_states_ = _status(account, marks, rules, pool)
+        equity, requirement, pool_states_ = _status(account, marks, rules, pool) if events else initial[pool]
         if not pool_states_ or not pool_breaches(equity, requirement):
             continue
         if rules.liquidation.style == "full":
