@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck coverage clean
+.PHONY: demo test check lint typecheck coverage clean bench-peers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,10 @@ test: check
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .coverage .hypothesis
+
+# Peer benchmarks (benchmarks/peers.py) in their own venv, so the peers' pins never move .venv's numba or pandas.
+bench-peers:
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --upgrade pip
+	.venv-bench/bin/python -m pip install --quiet -e '.[dev,bench]'
+	.venv-bench/bin/python benchmarks/peers.py
