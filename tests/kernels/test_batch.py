@@ -6,6 +6,7 @@ distinct symbols per account, cross and isolated positions mixed, on each of the
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,8 @@ from typer.testing import CliRunner
 from crossmargin.cli.accounts import register
 from crossmargin.errors import BeyondTableError, InputError
 from crossmargin.kernels.batch import BatchResult, pack_accounts, remark, remark_reference
-from crossmargin.margin.account import position_states
+from crossmargin.margin.account import evaluate, position_states
+from crossmargin.margin.pools import risk_view
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.venues import get_rules
 from tests.fixtures.strategies import VENUE_SYMBOLS, accounts
@@ -32,6 +34,16 @@ MODES = {
     "isolated": (MarginMode.ISOLATED,),
     "mixed": (MarginMode.CROSS, MarginMode.ISOLATED),
 }
+
+
+def _assert_same(got: BatchResult, want: BatchResult) -> None:
+    """Hold every figure of ``got`` to ``want`` bit for bit (two compiled runs of one book)."""
+    np.testing.assert_array_equal(got.margin_balance, want.margin_balance)
+    np.testing.assert_array_equal(got.requirement, want.requirement)
+    np.testing.assert_array_equal(got.margin_ratio, want.margin_ratio)
+    np.testing.assert_array_equal(got.liquidated, want.liquidated)
+    np.testing.assert_array_equal(got.priced, want.priced)
+    np.testing.assert_array_equal(got.liquidation_price, want.liquidation_price)
 
 
 def _assert_equal(got: BatchResult, want: BatchResult) -> None:
@@ -74,6 +86,59 @@ def test_remark_equals_reference(venue: str, mode: str, data: st.DataObject) -> 
     _assert_equal(remark(book, prices), remark_reference(held, rules, marks))
 
 
+@pytest.mark.parametrize("venue", VENUES)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_any_bracket_hint_gives_the_same_figures(venue: str, data: st.DataObject) -> None:
+    """Whatever bracket each position's hint holds (stale, or past its table), the figures are a fresh pack's."""
+    rules = get_rules(venue)
+    held, marks = data.draw(_books(venue, MODES["mixed"]))
+    symbols = VENUE_SYMBOLS[venue]
+    prices = np.array([marks.prices.get(s, 1.0) for s in symbols])
+    fresh = remark(pack_accounts(held, rules, symbols), prices)
+    book = pack_accounts(held, rules, symbols)
+    book.bracket[:] = data.draw(st.lists(st.integers(0, 255), min_size=book.positions, max_size=book.positions))
+    _assert_same(remark(book, prices), fresh)
+    _assert_same(remark(book, prices), fresh)  # now with the hints the first call left
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), above=st.sampled_from([0.0, 0.5, 0.9, 1.0, 2.0, math.inf]))
+def test_liquidation_prices_on_request_equal_reference(venue: str, data: st.DataObject, above: float) -> None:
+    """The lean re-mark has the full one's account figures; prices asked for flagged accounts are the reference's.
+
+    Flagged: in breach, or some pool's risk ratio (``risk_view`` of ``evaluate``'s pool ratios) >= ``above``.
+    """
+    rules = get_rules(venue)
+    held, marks = data.draw(_books(venue, MODES["mixed"]))
+    worst = np.array(
+        [max((risk_view(rules, r) for r in evaluate(a, marks, rules).pool_ratios), default=0.0) for a in held]
+    )
+    assume(not np.any(np.isclose(worst, above, rtol=1e-9, atol=0.0)))  # a ratio at the threshold is a rounding apart
+    symbols = VENUE_SYMBOLS[venue]
+    book = pack_accounts(held, rules, symbols)
+    prices = np.array([marks.prices.get(s, 1.0) for s in symbols])
+    want = remark_reference(held, rules, marks)
+    full = remark(book, prices)
+    lean = remark(book, prices, liquidation_prices=False)
+    flagged = remark(book, prices, prices_above=above)
+    _assert_equal(full, want)
+    assert full.priced.all()
+    for got in (lean, flagged):
+        np.testing.assert_array_equal(got.margin_balance, full.margin_balance)
+        np.testing.assert_array_equal(got.requirement, full.requirement)
+        np.testing.assert_array_equal(got.margin_ratio, full.margin_ratio)
+        np.testing.assert_array_equal(got.liquidated, full.liquidated)
+    assert not lean.priced.any()
+    assert lean.liquidation_price.shape == (book.positions,)
+    assert np.isnan(lean.liquidation_price).all()
+    np.testing.assert_array_equal(flagged.priced, want.liquidated | (worst >= above))
+    priced = flagged.priced[book.account]
+    np.testing.assert_array_equal(flagged.liquidation_price[priced], full.liquidation_price[priced])
+    assert np.isnan(flagged.liquidation_price[~priced]).all()
+
+
 def _account(wallet: float, *positions: Position) -> Account:
     return Account(venue="binance", wallet_balance=wallet, positions=positions)
 
@@ -105,6 +170,38 @@ def test_breach_flag_and_ratio_edges() -> None:
     _assert_equal(result, remark_reference(held, rules, Marks({"BTCUSDT": 60_000.0, "ETHUSDT": 2_500.0})))
 
 
+def test_out_is_overwritten_and_shared() -> None:
+    """``out=`` writes the figures into an earlier result's arrays: the same figures as a fresh result."""
+    rules = get_rules("binance")
+    long = Position(symbol="BTCUSDT", side=Side.LONG, size=1.0, entry_price=70_000.0, leverage=20)
+    short = Position(symbol="ETHUSDT", side=Side.SHORT, size=10.0, entry_price=2_500.0, leverage=10)
+    iso = Position(
+        symbol="ETHUSDT",
+        side=Side.LONG,
+        size=4.0,
+        entry_price=2_500.0,
+        leverage=10,
+        mode=MarginMode.ISOLATED,
+        isolated_margin=1_500.0,
+    )
+    held = [_account(9_000.0, long, short), _account(2_000.0, iso)]
+    book = pack_accounts(held, rules, ("BTCUSDT", "ETHUSDT"))
+    first = remark(book, np.array([70_000.0, 2_500.0]))
+    marks = np.array([64_000.0, 2_300.0])
+    reused = remark(book, marks, out=first)
+    assert reused.margin_balance is first.margin_balance
+    assert reused.liquidation_price is first.liquidation_price
+    _assert_same(reused, remark(book, marks))
+    lean = remark(book, marks, liquidation_prices=False, out=first)
+    assert not lean.priced.any()
+    assert np.isnan(lean.liquidation_price).all()
+    np.testing.assert_array_equal(lean.margin_balance, reused.margin_balance)
+    with pytest.raises(InputError, match="out"):  # a lean result has no room for prices
+        remark(book, marks, out=remark(book, marks, liquidation_prices=False))
+    with pytest.raises(InputError, match="out"):  # another book's result
+        remark(book, marks, out=remark(pack_accounts(held[:1], rules, ("BTCUSDT", "ETHUSDT")), marks))
+
+
 def test_pack_refuses_unknown_symbol_and_bad_marks() -> None:
     """A symbol without a mark column and a wrong marks vector are one-line InputErrors."""
     rules = get_rules("binance")
@@ -116,6 +213,9 @@ def test_pack_refuses_unknown_symbol_and_bad_marks() -> None:
         remark(book, np.array([1.0, 2.0]))
     with pytest.raises(InputError, match="marks"):
         remark(book, np.array([-1.0]))
+    for above in (-0.5, math.nan):
+        with pytest.raises(InputError, match="prices_above"):
+            remark(book, np.array([70_000.0]), prices_above=above)
 
 
 def _cli() -> typer.Typer:

@@ -2,9 +2,16 @@
 
 ``pack_accounts`` lays the positions of all accounts out as struct-of-arrays (``BatchBook``), with the
 figures that do not change with the mark: each position's requirement schedule (from
-``crossmargin.margin.account.position_states``), its pool and the pool wallets. ``remark`` then values the
-whole book at one mark per symbol and returns a ``BatchResult``; ``remark_reference`` computes the same
-figures in plain Python from ``crossmargin.margin.account.evaluate`` and is what the tests hold it to.
+``crossmargin.margin.account.position_states``) as an index into a few shared tables (one per distinct
+schedule: one per symbol where the venue's schedule is the symbol's brackets), its pool and the pool
+wallets. ``remark`` then values the whole book at one mark per symbol and returns a ``BatchResult``;
+``remark_reference`` computes the same figures in plain Python from ``crossmargin.margin.account.evaluate``
+and is what the tests hold it to. The compiled pass is ``crossmargin.kernels.batch_nb.remark_arrays``.
+
+The lean re-mark (``liquidation_prices=False``) gives margin balance, requirement, ratio and breach flag
+per account; liquidation prices are solved on request, for every account or only for flagged ones
+(``prices_above``). Between re-marks the book keeps each position's bracket (``BatchBook.bracket``) and
+searches its table again only when the notional leaves that bracket.
 
 Pools (global ids): each account has a cross pool (wallet ``Account.cross_wallet_balance``, possibly with
 no member) and one pool per isolated position (wallet: its isolated margin). Positions are stored account
@@ -18,20 +25,28 @@ margin balance, 1 = liquidation), as ``crossmargin.margin.pools.risk_view`` turn
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import numpy.typing as npt
 
 from crossmargin.errors import InputError
+from crossmargin.kernels.batch_nb import (
+    CAP,
+    CHUNKS,
+    FLOOR,
+    MAINT_AMOUNT,
+    MM_RATE,
+    HintArray,
+    SmallIntArray,
+    remark_arrays,
+)
 from crossmargin.kernels.layout import FloatArray, IntArray
-from crossmargin.kernels.scan import ACCURATE, EPS, exact_sum, pool_breached, pool_risk, requirement_at
 from crossmargin.margin.account import evaluate, position_states
 from crossmargin.margin.pools import risk_view
-from crossmargin.model import Account, Instrument, MarginMode, Marks
-from crossmargin.numeric import NEGLIGIBLE
+from crossmargin.model import Account, Bracket, Instrument, MarginMode, Marks
 from crossmargin.venues.base import VenueRules
 
 __all__ = [
@@ -46,26 +61,25 @@ __all__ = [
     "remark_reference",
 ]
 
-#: Accounts are re-marked in this many chunks, spread over numba's threads (each chunk has its own scratch).
-CHUNKS = 256
-
 BoolArray = npt.NDArray[np.bool_]
 ByteArray = npt.NDArray[np.uint8]
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class BatchBook:
-    """All positions of A accounts as arrays: n positions, P pools, schedules padded to B brackets.
+    """All positions of A accounts as arrays: n positions, P pools, T requirement tables of K brackets in all.
 
     Per account (shape ``(A,)``): ``wallet`` (whole wallet, quote), ``cross_pool`` (int64, the account's
     cross pool id); ``offsets`` (shape ``(A + 1,)``) bounds each account's positions.
-    Per position (shape ``(n,)``): ``account`` and ``symbol`` (int64, index into ``symbols``), ``side``
-    (+1.0 long, -1.0 short), ``size`` (base units), ``entry`` (quote), ``pool`` (int64 pool id),
-    ``brackets`` (int64, the schedule's real length L <= B).
-    Requirement schedule (shape ``(n, B)``): requirement = ``q x P x mm_rates[i, b] - maint_amounts[i, b]``
-    (quote) with b the first bracket whose ``caps[i, b]`` (notional, quote) exceeds ``q x P``, the last one
-    beyond; rows shorter than B are padded with cap +inf and their last bracket repeated. ``breaks[i, b]``
-    (quote) is ``caps[i, b] / size[i]`` for b < L - 1 (the mark where bracket b ends), +inf beyond.
+    Per position (shape ``(n,)``): ``signed_size`` (base units, > 0 long, < 0 short), ``entry`` (quote),
+    ``pool`` (int32 pool id), ``table`` (int32, its requirement table), ``bracket`` (the bracket of its table
+    found at the last ``remark``: a hint, updated in place, that never changes a figure).
+    Requirement tables: table t is rows ``table_start[t] : table_start[t + 1]`` of ``brackets`` (shape
+    ``(K, 4)``, one row per bracket: floor, cap, mm_rate, maint_amount; the views ``floors``, ``caps``,
+    ``mm_rates``, ``maint_amounts``). Requirement = ``q x P x mm_rate[b] - maint_amount[b]`` (quote) with b the
+    first bracket whose cap (notional, quote) exceeds ``q x P``, the last one beyond; ``floors[b]`` is the
+    highest cap below b (-inf for the first), so b holds a notional v exactly when ``floors[b] <= v <
+    caps[b]``. ``table_symbol`` (int32, shape ``(T,)``): the mark column of each table's symbol.
     Per pool (shape ``(P,)``): ``pool_wallet`` (quote). ``instruments``: the instrument of each held symbol,
     to refuse a mark that carries a position past its venue's last tier (``remark``).
     """
@@ -75,17 +89,14 @@ class BatchBook:
     wallet: FloatArray
     cross_pool: IntArray
     offsets: IntArray
-    account: IntArray
-    symbol: IntArray
-    side: FloatArray
-    size: FloatArray
+    signed_size: FloatArray
     entry: FloatArray
-    pool: IntArray
-    brackets: IntArray
-    breaks: FloatArray
-    caps: FloatArray
-    mm_rates: FloatArray
-    maint_amounts: FloatArray
+    pool: SmallIntArray
+    table: SmallIntArray
+    bracket: HintArray
+    table_symbol: SmallIntArray
+    table_start: IntArray
+    brackets: FloatArray
     pool_wallet: FloatArray
     instruments: Mapping[str, Instrument] = field(default_factory=dict)
 
@@ -97,7 +108,53 @@ class BatchBook:
     @property
     def positions(self) -> int:
         """Return the number of positions n."""
-        return len(self.account)
+        return len(self.signed_size)
+
+    @property
+    def account(self) -> IntArray:
+        """Return each position's account index (int64, shape ``(n,)``), computed from ``offsets``."""
+        return np.repeat(np.arange(self.accounts, dtype=np.int64), np.diff(self.offsets))
+
+    @property
+    def symbol(self) -> SmallIntArray:
+        """Return each position's mark column, an index into ``symbols`` (int32, shape ``(n,)``)."""
+        return self.table_symbol[self.table]
+
+    @property
+    def side(self) -> FloatArray:
+        """Return each position's side as +1.0 (long) or -1.0 (short) (shape ``(n,)``)."""
+        return np.sign(self.signed_size)
+
+    @property
+    def size(self) -> FloatArray:
+        """Return each position's size (base units, > 0, shape ``(n,)``)."""
+        return np.abs(self.signed_size)
+
+    @property
+    def floors(self) -> FloatArray:
+        """Return each bracket's floor: the highest cap below it (notional, quote; -inf for a table's first)."""
+        return self.brackets[:, FLOOR]
+
+    @property
+    def caps(self) -> FloatArray:
+        """Return each bracket's cap (notional, quote; +inf where a table is open-ended)."""
+        return self.brackets[:, CAP]
+
+    @property
+    def mm_rates(self) -> FloatArray:
+        """Return each bracket's maintenance rate (fraction of the notional)."""
+        return self.brackets[:, MM_RATE]
+
+    @property
+    def maint_amounts(self) -> FloatArray:
+        """Return each bracket's maintenance amount (quote, deducted from notional x rate)."""
+        return self.brackets[:, MAINT_AMOUNT]
+
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes held by the book's arrays."""
+        arrays = [value for value in vars(self).values() if isinstance(value, np.ndarray)]
+        return sum(array.nbytes for array in arrays)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -109,15 +166,61 @@ class BatchResult:
     maintenance margin except where the venue adds to it, e.g. OKX's liquidation fee). ``margin_ratio``:
     the cross pool's requirement / margin balance (fraction, 1 = liquidation; 0 without cross positions or
     requirement, +inf when its balance <= 0 < requirement). ``liquidated``: some pool of the account has
-    balance <= requirement with requirement > 0. ``liquidation_price``: per position, the mark (quote) at
-    which its pool reaches its requirement with the other marks held, NaN when none.
+    balance <= requirement with requirement > 0. ``priced``: the account's liquidation prices were solved.
+    ``liquidation_price``: per position, the mark (quote) at which its pool reaches its requirement with
+    the other marks held, NaN when none or when its account was not priced.
     """
 
     margin_balance: FloatArray
     requirement: FloatArray
     margin_ratio: FloatArray
     liquidated: BoolArray
+    priced: BoolArray
     liquidation_price: FloatArray
+
+
+class _Tables:
+    """The distinct requirement tables of a book, each stored once, in the order first met."""
+
+    def __init__(self) -> None:
+        self.by_object: dict[tuple[int, int], int] = {}
+        self.by_value: dict[tuple[int, bytes], int] = {}
+        self.kept: list[tuple[Bracket, ...]] = []  # keeps every keyed schedule alive, so its id stays its own
+        self.symbol: list[int] = []
+        self.schedules: list[tuple[Bracket, ...]] = []
+
+    def index(self, column: int, schedule: tuple[Bracket, ...]) -> int:
+        """Return the table of ``schedule`` for mark column ``column``, adding it when new."""
+        known = self.by_object.get((column, id(schedule)))
+        if known is not None:
+            return known
+        values = [x for b in schedule for x in (b.cap, b.mm_rate, b.maint_amount)]
+        key = (column, struct.pack(f"{len(values)}d", *values))  # bit patterns: -0.0 is not 0.0
+        table = self.by_value.get(key)
+        if table is None:
+            table = self.by_value[key] = len(self.schedules)
+            self.schedules.append(schedule)
+            self.symbol.append(column)
+        self.kept.append(schedule)
+        self.by_object[(column, id(schedule))] = table
+        return table
+
+    def arrays(self) -> tuple[IntArray, FloatArray]:
+        """Return ``table_start`` and ``brackets`` (see ``BatchBook``)."""
+        lengths = [len(schedule) for schedule in self.schedules]
+        flat = [b for schedule in self.schedules for b in schedule]
+        floors = []
+        for schedule in self.schedules:
+            floor = -math.inf
+            for b in schedule:
+                floors.append(floor)
+                floor = max(floor, b.cap)
+        rows = np.empty((len(flat), 4), dtype=np.float64)
+        rows[:, FLOOR] = floors
+        rows[:, CAP] = [b.cap for b in flat]
+        rows[:, MM_RATE] = [b.mm_rate for b in flat]
+        rows[:, MAINT_AMOUNT] = [b.maint_amount for b in flat]
+        return np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]).astype(np.int64), rows
 
 
 def pack_accounts(accounts: Sequence[Account], rules: VenueRules, symbols: Sequence[str]) -> BatchBook:
@@ -128,14 +231,15 @@ def pack_accounts(accounts: Sequence[Account], rules: VenueRules, symbols: Seque
     a position the venue cannot hold).
     """
     column = {symbol: k for k, symbol in enumerate(symbols)}
-    schedules = []
+    tables = _Tables()
     wallets: list[float] = []
     cross_pool: list[int] = []
     offsets = [0]
-    account_of: list[int] = []
-    symbol_of: list[int] = []
     pool_of: list[int] = []
-    positions = []
+    table_of: list[int] = []
+    signed: list[float] = []
+    entry: list[float] = []
+    held: set[str] = set()
     for a, account in enumerate(accounts):
         for index, position in enumerate(account.positions):
             if position.hedged:
@@ -160,312 +264,145 @@ def pack_accounts(accounts: Sequence[Account], rules: VenueRules, symbols: Seque
                 wallets.append(float(position.isolated_margin or 0.0))
             else:
                 pool_of.append(cross_pool[-1])
-            account_of.append(a)
-            symbol_of.append(column[position.symbol])
-            schedules.append(state.schedule)
-            positions.append(position)
-        offsets.append(len(positions))
-    count = len(positions)
-    width = max((len(schedule) for schedule in schedules), default=1)
-    caps = np.full((count, width), math.inf)
-    mm_rates = np.zeros((count, width))
-    maint_amounts = np.zeros((count, width))
-    breaks = np.full((count, width), math.inf)
-    for i, schedule in enumerate(schedules):
-        last = len(schedule) - 1
-        breaks[i, :last] = [b.cap / positions[i].size for b in schedule[:last]]
-        caps[i, : last + 1] = [b.cap for b in schedule]
-        mm_rates[i, :] = [schedule[min(b, last)].mm_rate for b in range(width)]
-        maint_amounts[i, :] = [schedule[min(b, last)].maint_amount for b in range(width)]
+            table_of.append(tables.index(column[position.symbol], state.schedule))
+            signed.append(int(position.side) * position.size)
+            entry.append(position.entry_price)
+            held.add(position.symbol)
+        offsets.append(len(signed))
+    table_start, brackets = tables.arrays()
+    widest = max((len(schedule) for schedule in tables.schedules), default=1)
+    hints: HintArray = np.zeros(len(signed), dtype=np.uint8) if widest <= 256 else np.zeros(len(signed), dtype=np.int32)
     return BatchBook(
         symbols=tuple(symbols),
         account_ids=tuple(str(a) for a in range(len(accounts))),
         wallet=np.array([float(account.wallet_balance) for account in accounts], dtype=np.float64),
         cross_pool=np.array(cross_pool, dtype=np.int64),
         offsets=np.array(offsets, dtype=np.int64),
-        account=np.array(account_of, dtype=np.int64),
-        symbol=np.array(symbol_of, dtype=np.int64),
-        side=np.array([float(int(p.side)) for p in positions], dtype=np.float64),
-        size=np.array([p.size for p in positions], dtype=np.float64),
-        entry=np.array([p.entry_price for p in positions], dtype=np.float64),
-        pool=np.array(pool_of, dtype=np.int64),
-        brackets=np.array([len(s) for s in schedules], dtype=np.int64),
-        breaks=breaks,
-        caps=caps,
-        mm_rates=mm_rates,
-        maint_amounts=maint_amounts,
+        signed_size=np.array(signed, dtype=np.float64),
+        entry=np.array(entry, dtype=np.float64),
+        pool=np.array(pool_of, dtype=np.int32),
+        table=np.array(table_of, dtype=np.int32),
+        bracket=hints,
+        table_symbol=np.array(tables.symbol, dtype=np.int32),
+        table_start=table_start,
+        brackets=brackets,
         pool_wallet=np.array(wallets, dtype=np.float64),
-        instruments={p.symbol: rules.instrument(p.symbol) for p in positions},
+        instruments={symbol: rules.instrument(symbol) for symbol in sorted(held)},
     )
 
 
-@numba.njit(cache=True, inline="always")
-def _segment_root(  # noqa: PLR0917 - a compiled helper over plain arrays
-    i: int,
-    b: int,
-    base: float,
-    side: FloatArray,
-    size: FloatArray,
-    entry: FloatArray,
-    brackets: IntArray,
-    breaks: FloatArray,
-    caps: FloatArray,
-    mm_rates: FloatArray,
-    maint_amounts: FloatArray,
-) -> float:
-    """Return the root (quote) of h on price segment b of position i (bracket b held), NaN when it has none.
-
-    The last segment ends at the last bracket's cap (``caps[i, last] / q``): a root past the venue's table
-    is none, as in the reference (``BEYOND_LAST_BRACKET``).
-    """
-    last = brackets[i] - 1
-    low = breaks[i, b - 1] if b > 0 else 0.0
-    high = breaks[i, b] if b < last else caps[i, last] / size[i]
-    if not high > low:  # a break equal to the previous one: no segment
-        return np.nan
-    q = size[i]
-    s = side[i]
-    constant = base + maint_amounts[i, b] - s * q * entry[i]
-    slope = s * q - q * mm_rates[i, b]
-    if slope == 0.0:
-        return np.nan
-    at_low = constant + slope * low
-    at_high = constant + slope * high if high < np.inf else (np.inf if slope > 0 else -np.inf)
-    if at_low == 0.0 or (at_low > 0.0) != (at_high > 0.0):
-        return float(min(max(-constant / slope, low), high))
-    return np.nan
-
-
-@numba.njit(cache=True, inline="always")
-def _liquidation_price(  # noqa: PLR0917 - a compiled helper over plain arrays
-    i: int,
-    base: float,
-    reference: float,
-    side: FloatArray,
-    size: FloatArray,
-    entry: FloatArray,
-    brackets: IntArray,
-    breaks: FloatArray,
-    caps: FloatArray,
-    mm_rates: FloatArray,
-    maint_amounts: FloatArray,
-) -> float:
-    """Return the root of ``h(P) = base + s q (P - E) - requirement(P)`` nearest ``reference``, NaN if none.
-
-    The algebra of ``crossmargin.margin.liquidation.solve_pool_price`` for one leg: on each segment of the
-    price axis between ``breaks`` (bracket caps / q, quote) h is linear; a segment where h changes sign
-    holds a root. Roots at or below ``reference x NEGLIGIBLE`` are none. The search starts at the segment
-    holding ``reference``: downward the first root is the nearest below; upward it stops at the first root
-    at or above ``reference``; ties go to the lower root, as the reference's ``min`` over ascending roots.
-    """
-    last = brackets[i] - 1
-    floor = reference * NEGLIGIBLE
-    home = 0
-    while home < last and breaks[i, home] <= reference:
-        home += 1
-    best = np.nan
-    for b in range(home - 1, -1, -1):
-        root = _segment_root(i, b, base, side, size, entry, brackets, breaks, caps, mm_rates, maint_amounts)
-        if not np.isnan(root):
-            if root > floor:
-                best = root
-            break
-    for b in range(home, last + 1):
-        root = _segment_root(i, b, base, side, size, entry, brackets, breaks, caps, mm_rates, maint_amounts)
-        if not np.isnan(root) and root > floor:
-            if np.isnan(best) or abs(root - reference) < abs(best - reference):
-                best = root
-            if root >= reference:
-                break
-    return best
-
-
-@numba.njit(cache=True)
-def _pool_state(
-    wallet: float, pnl: FloatArray, req: FloatArray, count: int, partials: FloatArray
-) -> tuple[float, float]:
-    """Return a pool's margin balance and requirement (quote), exact where plain sums may mislead.
-
-    Plain sums are kept when both are within ``ACCURATE`` of exact and the breach test ``E <= R`` is
-    decided by more than their error bound; otherwise both are summed exactly (``math.fsum``'s values).
-    """
-    e_sum = e_mag = r_sum = r_mag = 0.0
-    for k in range(count):
-        e_sum += pnl[k]
-        e_mag += abs(pnl[k])
-        r_sum += req[k]
-        r_mag += abs(req[k])
-    equity = wallet + e_sum
-    bound = (count + 3) * EPS * (abs(wallet) + e_mag + r_mag)
-    sure = abs(equity - r_sum) > bound and (r_sum > (count + 2) * EPS * r_mag or r_sum < -(count + 2) * EPS * r_mag)
-    accurate = (count + 3) * EPS * (abs(wallet) + e_mag) <= ACCURATE * abs(equity) and (
-        count + 3
-    ) * EPS * r_mag <= ACCURATE * abs(r_sum)
-    if count > 2 and not (sure and accurate):
-        equity = wallet + exact_sum(pnl, count, partials)
-        r_sum = exact_sum(req, count, partials)
-    return equity, r_sum
-
-
-@numba.njit(cache=True, parallel=True)
-def remark_arrays(  # noqa: PLR0917 - a compiled kernel over plain arrays (one per BatchBook field)
+def remark(
+    book: BatchBook,
     marks: FloatArray,
-    wallet: FloatArray,
-    cross_pool: IntArray,
-    offsets: IntArray,
-    symbol: IntArray,
-    side: FloatArray,
-    size: FloatArray,
-    entry: FloatArray,
-    pool: IntArray,
-    brackets: IntArray,
-    breaks: FloatArray,
-    caps: FloatArray,
-    mm_rates: FloatArray,
-    maint_amounts: FloatArray,
-    pool_wallet: FloatArray,
-    balance_out: FloatArray,
-    requirement_out: FloatArray,
-    ratio_out: FloatArray,
-    liquidated_out: ByteArray,
-    price_out: FloatArray,
-) -> None:
-    """Fill the outputs of ``remark`` (see ``BatchResult``) for the book's arrays at ``marks`` (quote)."""
-    accounts = wallet.shape[0]
-    widest = 1
-    for a in range(accounts):
-        widest = max(widest, offsets[a + 1] - offsets[a])
-    chunks = min(accounts, CHUNKS)
-    for chunk in numba.prange(chunks):  # chunks of accounts, each with its own scratch (quote terms)
-        pnl = np.empty(widest)
-        req = np.empty(widest)
-        cross_pnl = np.empty(widest)
-        cross_req = np.empty(widest)
-        partials = np.empty(widest + 2)
-        for a in range(chunk * accounts // chunks, (chunk + 1) * accounts // chunks):
-            first = offsets[a]
-            count = offsets[a + 1] - first
-            home = cross_pool[a]
-            members = 0
-            breach = False
-            for k in range(count):
-                i = first + k
-                price = marks[symbol[i]]
-                pnl[k] = side[i] * size[i] * (price - entry[i])
-                req[k] = requirement_at(caps, mm_rates, maint_amounts, i, size[i] * price)
-                if pool[i] == home:
-                    cross_pnl[members] = pnl[k]
-                    cross_req[members] = req[k]
-                    members += 1
-                else:  # an isolated pool: one position, one addition, as the reference
-                    equity = pool_wallet[pool[i]] + pnl[k]
-                    breach = breach or pool_breached(equity, req[k])
-                    price_out[i] = _liquidation_price(
-                        i,
-                        pool_wallet[pool[i]],
-                        price,
-                        side,
-                        size,
-                        entry,
-                        brackets,
-                        breaks,
-                        caps,
-                        mm_rates,
-                        maint_amounts,
-                    )
-            balance, required = _pool_state(wallet[a], pnl, req, count, partials)
-            balance_out[a] = balance
-            requirement_out[a] = required
-            ratio_out[a] = 0.0
-            if members > 0:
-                equity, cross_required = _pool_state(pool_wallet[home], cross_pnl, cross_req, members, partials)
-                ratio_out[a] = pool_risk(equity, cross_required)
-                breach = breach or pool_breached(equity, cross_required)
-                others_pnl = equity - pool_wallet[home]
-                m = 0
-                for k in range(count):
-                    i = first + k
-                    if pool[i] == home:
-                        base = pool_wallet[home] + (others_pnl - cross_pnl[m]) - (cross_required - cross_req[m])
-                        price_out[i] = _liquidation_price(
-                            i,
-                            base,
-                            marks[symbol[i]],
-                            side,
-                            size,
-                            entry,
-                            brackets,
-                            breaks,
-                            caps,
-                            mm_rates,
-                            maint_amounts,
-                        )
-                        m += 1
-            liquidated_out[a] = 1 if breach else 0
-
-
-def remark(book: BatchBook, marks: FloatArray) -> BatchResult:
+    *,
+    liquidation_prices: bool = True,
+    prices_above: float = 0.0,
+    out: BatchResult | None = None,
+) -> BatchResult:
     """Return every account's and position's figures with ``marks[k]`` the mark (quote) of ``book.symbols[k]``.
 
-    Raises InputError when ``marks`` does not hold one finite positive price per symbol of the book.
+    ``liquidation_prices`` False is the lean re-mark: margin balance, requirement, ratio and breach flag
+    only; ``liquidation_price`` is then a read-only all-NaN view and ``priced`` all False. Otherwise prices
+    are solved for the accounts in breach or with some pool (cross or isolated) at a risk ratio
+    (requirement / margin balance, fraction) >= ``prices_above``; the default 0 prices every account.
+    ``out``: the result of an earlier ``remark`` of this book, whose arrays are overwritten and shared by the
+    result returned (for a stream of updates: no fresh pages per update); with liquidation prices it must
+    come from a priced ``remark``; after an error its contents are undefined. Updates ``book.bracket``
+    (hints only). Raises InputError when ``marks`` does not hold one finite positive price per symbol of
+    the book, ``prices_above`` is not a ratio >= 0 or ``out`` does not fit, and ``BeyondTableError`` for
+    the first position whose notional is at or past its venue's last tier.
     """
     prices = np.ascontiguousarray(marks, dtype=np.float64)
     if prices.shape != (len(book.symbols),) or not bool(np.all(np.isfinite(prices) & (prices > 0))):
         raise InputError("marks", prices.shape, f"{len(book.symbols)} finite prices > 0, one per symbol")
-    _refuse_past_the_table(book, prices)
-    balance = np.zeros(book.accounts)
-    requirement = np.zeros(book.accounts)
-    ratio = np.zeros(book.accounts)
-    liquidated = np.zeros(book.accounts, dtype=np.uint8)
-    price = np.full(book.positions, np.nan)
+    if not prices_above >= 0.0:
+        raise InputError("prices_above", prices_above, "a risk ratio >= 0 (fraction, 1 = liquidation)")
+    accounts = book.accounts
+    if out is None:
+        balance, requirement, ratio = np.empty(accounts), np.empty(accounts), np.empty(accounts)
+        liquidated, priced = np.empty(accounts, dtype=np.uint8), np.empty(accounts, dtype=np.uint8)
+        price = np.empty(book.positions if liquidation_prices else 0)
+    else:
+        _check_out(out, book, liquidation_prices=liquidation_prices)
+        balance, requirement, ratio = out.margin_balance, out.requirement, out.margin_ratio
+        liquidated, priced = out.liquidated.view(np.uint8), out.priced.view(np.uint8)
+        price = out.liquidation_price if liquidation_prices else np.empty(0)
+    past = np.full(CHUNKS, -1, dtype=np.int64)
     remark_arrays(
         prices,
         book.wallet,
         book.cross_pool,
         book.offsets,
-        book.symbol,
-        book.side,
-        book.size,
+        book.table,
+        book.signed_size,
         book.entry,
         book.pool,
+        book.bracket,
+        book.table_symbol,
+        book.table_start,
         book.brackets,
-        book.breaks,
-        book.caps,
-        book.mm_rates,
-        book.maint_amounts,
         book.pool_wallet,
+        int(np.max(np.diff(book.offsets), initial=1)),
+        liquidation_prices,
+        float(prices_above),
         balance,
         requirement,
         ratio,
         liquidated,
+        priced,
         price,
+        past,
     )
+    if bool(np.any(past >= 0)):
+        _refuse_past_the_table(book, int(past[past >= 0].min()), prices)
     return BatchResult(
         margin_balance=balance,
         requirement=requirement,
         margin_ratio=ratio,
         liquidated=liquidated.view(np.bool_),
-        liquidation_price=price,
+        priced=priced.view(np.bool_),
+        liquidation_price=price if liquidation_prices else np.broadcast_to(np.float64(np.nan), (book.positions,)),
     )
 
 
-def _refuse_past_the_table(book: BatchBook, prices: FloatArray) -> None:
-    """Raise ``BeyondTableError`` for the first position whose notional at ``prices`` is past its last cap.
+def _check_out(out: BatchResult, book: BatchBook, *, liquidation_prices: bool) -> None:
+    """Raise InputError unless ``out`` holds writable contiguous arrays of ``book``'s shapes and dtypes."""
+    arrays = [
+        (out.margin_balance, np.float64, book.accounts),
+        (out.requirement, np.float64, book.accounts),
+        (out.margin_ratio, np.float64, book.accounts),
+        (out.liquidated, np.bool_, book.accounts),
+        (out.priced, np.bool_, book.accounts),
+    ]
+    if liquidation_prices:
+        arrays.append((out.liquidation_price, np.float64, book.positions))
+    for array, dtype, length in arrays:
+        if (
+            array.dtype != dtype
+            or array.shape != (length,)
+            or not array.flags.writeable
+            or not array.flags.c_contiguous
+        ):
+            raise InputError(
+                "out",
+                f"{array.dtype}{array.shape}",
+                f"the result of an earlier remark of this book ({book.accounts} accounts, {book.positions} "
+                "positions; with liquidation prices: of a priced remark)",
+            )
 
-    The schedules' last caps (``caps[i, L - 1]``, +inf where the table is open-ended or the requirement
-    does not move with the mark) bound what the kernel may value, as ``Instrument.bracket_for`` does.
+
+def _refuse_past_the_table(book: BatchBook, i: int, prices: FloatArray) -> None:
+    """Raise ``BeyondTableError`` for position i, whose notional at ``prices`` is at or past its last cap.
+
+    The tables' last caps (+inf where the table is open-ended or the requirement does not move with the
+    mark) bound what the kernel may value, as ``Instrument.bracket_for`` does.
     """
-    if book.positions == 0:
-        return
-    last_cap = book.caps[np.arange(book.positions), book.brackets - 1]
-    notional = book.size * prices[book.symbol]
-    past = np.flatnonzero(notional >= last_cap)
-    if past.size:
-        i = int(past[0])
-        account = int(book.account[i])
-        index = i - int(book.offsets[account])
-        instrument = book.instruments[book.symbols[int(book.symbol[i])]]
-        raise instrument.beyond_table(float(notional[i]), field=f"accounts[{account}].positions[{index}].size")
+    account = int(np.searchsorted(book.offsets, i, side="right")) - 1
+    index = i - int(book.offsets[account])
+    column = int(book.table_symbol[book.table[i]])
+    notional = abs(float(book.signed_size[i])) * float(prices[column])
+    instrument = book.instruments[book.symbols[column]]
+    raise instrument.beyond_table(notional, field=f"accounts[{account}].positions[{index}].size")
 
 
 def remark_reference(accounts: Sequence[Account], rules: VenueRules, marks: Marks) -> BatchResult:
@@ -492,5 +429,6 @@ def remark_reference(accounts: Sequence[Account], rules: VenueRules, marks: Mark
         requirement=np.array(requirement, dtype=np.float64),
         margin_ratio=np.array(ratio, dtype=np.float64),
         liquidated=np.array(liquidated, dtype=np.bool_),
+        priced=np.ones(len(accounts), dtype=np.bool_),
         liquidation_price=np.array(prices, dtype=np.float64),
     )
