@@ -1,90 +1,183 @@
-"""Throughput of the Monte Carlo path loop: compiled ``first_breach`` against ``first_breach_reference``.
+"""Monte Carlo at full size: paths drawn in the compiled kernel against the numpy path arrays they replace.
 
-Run: ``.venv/bin/python benchmarks/bench_montecarlo.py`` (prints the work size, the figures and this command).
-For the compile time of a cold cache: ``NUMBA_CACHE_DIR=$(mktemp -d) .venv/bin/python benchmarks/bench_montecarlo.py``.
+Run: ``.venv/bin/python benchmarks/bench_montecarlo.py`` (prints the work, the figures and this command;
+``--repeats N`` interleaved repeats of the steady-state timing, default 3; ``--no-numpy`` skips the old path).
 
 Work: ``examples/case_study.toml`` (long BTC, short ETH, long SOL at 5x on a 10,000 USDT wallet, Binance
-rules), 100,000 FHS paths x 24 hourly steps x 3 symbols, fitted on the package sample (Binance 1h mark
-prices, 2026-03-01 to 2026-04-27), funding every 8 h. Two books on the same paths: all cross (1 pool of 3
-positions) and all isolated (3 pools of 1). The reference runs the first 200 paths; parity is checked first.
+rules), ``liquidation_probability`` over 24 h with 60 checks an hour: 100,000 FHS paths x 1,440 steps x 3
+symbols, fitted on the package sample (Binance 1h mark prices, 2026-03-01 to 2026-04-27), funding every 8 h,
+two books on the same paths: all cross (1 pool of 3 positions) and all isolated (3 pools of 1).
+
+Order: parity first (the kernel's breach steps equal ``first_breach_reference`` on the kernel's own draws, 40
+paths of 2 h, both books); compile time of a cold numba cache and load time of a warm one, each in a fresh
+process; the steady state in this process, 1 and 2 numba threads interleaved (median of the repeats and their
+range); peak memory of a fresh process running one whole estimate (``ru_maxrss``), the kernel and the numpy
+path of earlier releases (``PathWork.path_model=None``: ``simulate_paths`` batches of 10,000 paths and
+``first_breach``), whose time is that one run.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
 import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
+import numba
 import numpy as np
 
-from crossmargin.kernels.montecarlo import first_breach, first_breach_reference
-from crossmargin.portfolio import all_cross, all_isolated, load_portfolio
-from crossmargin.risk.montecarlo import (
-    fit_model,
-    liquidation_probability,
-    mean_funding_rate,
-    pack_for_paths,
-    sample_symbol,
-    simulate_paths,
+from crossmargin.kernels.montecarlo import (
+    draw_returns,
+    first_breach_drawn,
+    first_breach_reference,
+    path_key,
+    stack_books,
 )
+from crossmargin.portfolio import load_portfolio
+from crossmargin.risk.montecarlo import finish, plan_paths, run_batches, run_plan
 
 CASE_STUDY = Path(__file__).resolve().parent.parent / "examples" / "case_study.toml"
 PATHS = 100_000
-STEPS = 24
-REFERENCE_PATHS = 200
-SEED = 7
+HOURS = 24
+PER_HOUR = 60
+SEED = 0
+COMMAND = ".venv/bin/python benchmarks/bench_montecarlo.py"
+
+
+def _estimate(paths: int, *, numpy_path: bool = False) -> tuple[float, dict[str, int]]:
+    """Return the seconds of one whole estimate and its liquidated paths per pool."""
+    portfolio = load_portfolio(CASE_STUDY)
+    began = time.perf_counter()
+    plan = plan_paths(portfolio, horizon_hours=HOURS, paths=paths, seed=SEED, steps_per_hour=PER_HOUR)
+    if numpy_path:
+        plan = dataclasses.replace(plan, work=dataclasses.replace(plan.work, path_model=None))
+        result = finish(plan, run_batches(plan.work, range(plan.work.batches)))
+    else:
+        result = run_plan(plan, progress=False)
+    seconds = time.perf_counter() - began
+    return seconds, {f"{o.mode}/{o.pool}": o.liquidated_paths for o in result.pools}
+
+
+def _child(kind: str) -> None:
+    """Run one estimate in this fresh process and print its figures as JSON (the parent reads them)."""
+    began = time.perf_counter()
+    _estimate(10, numpy_path=kind == "numpy")  # compiles, or loads the cache
+    first = time.perf_counter() - began
+    seconds, counts = _estimate(PATHS, numpy_path=kind == "numpy") if kind != "compile" else (0.0, {})
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"first_call": first, "seconds": seconds, "peak_rss": peak, "counts": counts}))
+
+
+def _run_child(kind: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", kind],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def _parity() -> None:
+    """Exit unless the kernel equals the plain-Python reference on its own draws (both books, 40 paths)."""
+    portfolio = load_portfolio(CASE_STUDY)
+    plan = plan_paths(portfolio, horizon_hours=2, paths=40, seed=SEED, steps_per_hour=PER_HOUR)
+    work = plan.work
+    assert work.path_model is not None
+    modes = list(work.books)
+    stacked = stack_books([work.books[m] for m in modes], [work.funding_rates[m] for m in modes])
+    key = path_key(work.entropy)
+    firsts, _ = first_breach_drawn(
+        stacked, work.path_model, key, work.start, columns=work.columns, first_path=0, paths=40,
+        steps=work.steps, steps_per_hour=PER_HOUR, funding_every=work.funding_every,
+    )  # fmt: skip
+    draws = draw_returns(work.path_model, key, first_path=0, paths=40, steps=work.steps, steps_per_hour=PER_HOUR)
+    symbols = tuple(dict.fromkeys(p.symbol for p in portfolio.account.positions))
+    for mode, first in zip(modes, firsts, strict=True):
+        reference = first_breach_reference(
+            plan.accounts[mode], plan.rules, portfolio.marks, symbols, draws[:, :, list(work.columns)],
+            funding_rate=work.funding_rates[mode], funding_every=work.funding_every,
+        )  # fmt: skip
+        if not np.array_equal(first, reference):
+            raise SystemExit(f"parity failed for the {mode} book: the kernel and the reference disagree")
+
+
+def _spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):.2f} s (range {min(values):.2f} .. {max(values):.2f}, n={len(values)})"
 
 
 def main() -> None:
-    """Check parity, then time path generation, the kernel, the reference and a whole estimate."""
-    portfolio = load_portfolio(CASE_STUDY)
-    rules = portfolio.rules
-    symbols = tuple(dict.fromkeys(p.symbol for p in portfolio.account.positions))
-    samples = tuple(sample_symbol(s, rules) for s in symbols)
-    model = fit_model("fhs", samples)
-    start = np.array([portfolio.marks.price(s) for s in symbols])
-    rates = {s: mean_funding_rate(sample) for s, sample in zip(symbols, samples, strict=True)}
-    books = {"cross": all_cross(portfolio.account), "isolated": all_isolated(portfolio.account)}
+    """Check parity, then time compile, the steady state (1 vs 2 threads) and memory, kernel against numpy."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-numpy", action="store_true")
+    parser.add_argument("--child", choices=["kernel", "numpy", "compile"])
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child)
+        return
 
-    began = time.perf_counter()
-    paths = simulate_paths(model, STEPS, PATHS, SEED)
-    generate = time.perf_counter() - began
+    _parity()
+    with tempfile.TemporaryDirectory() as cache:
+        cold = _run_child("compile", {"NUMBA_CACHE_DIR": cache})
+        warm = _run_child("compile", {"NUMBA_CACHE_DIR": cache})
 
-    timings: dict[str, tuple[float, float, int]] = {}
-    for name, account in books.items():
-        book = pack_for_paths(account, rules, symbols, portfolio.marks)
-        funding = np.array([rates[p.symbol] for p in account.positions])
-        head = np.ascontiguousarray(paths[:REFERENCE_PATHS])
-        kernel_head = first_breach(book, head, start, funding_rate=funding, funding_every=8)  # also compiles
-        began = time.perf_counter()
-        reference = first_breach_reference(
-            account, rules, portfolio.marks, symbols, head, funding_rate=funding, funding_every=8
-        )
-        reference_seconds = time.perf_counter() - began
-        if not np.array_equal(kernel_head, reference):
-            raise SystemExit(f"parity failed for the {name} book: the kernel and the reference disagree")
-        began = time.perf_counter()
-        first = first_breach(book, paths, start, funding_rate=funding, funding_every=8)
-        kernel_seconds = time.perf_counter() - began
-        timings[name] = (kernel_seconds, reference_seconds, int((first != -1).any(axis=1).sum()))
+    _estimate(10)
+    threads: dict[int, list[float]] = {1: [], 2: []}
+    counts: dict[str, int] = {}
+    for _ in range(args.repeats):
+        for count, values in threads.items():
+            numba.set_num_threads(count)
+            seconds, counts = _estimate(PATHS)
+            values.append(seconds)
+    numba.set_num_threads(2)
+    tracemalloc.start()
+    _estimate(PATHS)
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    kernel = _run_child("kernel")
+    old = None if args.no_numpy else _run_child("numpy")
 
-    began = time.perf_counter()
-    liquidation_probability(portfolio, horizon_hours=STEPS, paths=PATHS, seed=SEED, progress=False)
-    whole = time.perf_counter() - began
-
-    work = PATHS * STEPS
-    print(f"work: {PATHS:,} paths x {STEPS} steps x {len(symbols)} symbols (case study, FHS, funding every 8 h)")
-    print(f"threads: numba {os.environ.get('NUMBA_NUM_THREADS', 'default')}, cpus {os.cpu_count()}")
-    print(f"path generation (FHS): {generate:.3f} s = {work / generate:,.0f} path-steps/s")
-    for name, (kernel_seconds, reference_seconds, hit) in timings.items():
-        reference_rate = REFERENCE_PATHS * STEPS / reference_seconds
+    steps = HOURS * PER_HOUR
+    work = PATHS * steps
+    print("command: " + " ".join([COMMAND, *sys.argv[1:]]))
+    print(
+        f"work: {PATHS:,} paths x {steps:,} steps ({HOURS} h x {PER_HOUR} checks an hour) x 3 symbols, FHS, "
+        "funding every 8 h, both books of examples/case_study.toml (cross: 1 pool of 3; isolated: 3 pools of 1)"
+    )
+    print(
+        f"machine: {os.cpu_count()} cpus, numba {numba.__version__}, threading layer {numba.threading_layer()}, "  # type: ignore[attr-defined]
+        f"NUMBA_NUM_THREADS {numba.config.NUMBA_NUM_THREADS}, load average {os.getloadavg()[0]:.1f}"  # type: ignore[attr-defined]
+    )
+    print("parity: kernel == first_breach_reference on the kernel's draws (40 paths x 120 steps, both books)")
+    print(f"compile (cold numba cache, fresh process): {cold['first_call']:.1f} s to the first estimate")
+    print(f"load (warm numba cache, fresh process): {warm['first_call']:.1f} s to the first estimate")
+    for count, values in threads.items():
+        rate = work / statistics.median(values)
+        print(f"steady state, {count} numba thread(s): {_spread(values)} = {rate:,.0f} path-steps/s")
+    ratio = statistics.median(threads[1]) / statistics.median(threads[2])
+    print(f"2 threads vs 1: {ratio:.2f}x faster (medians of interleaved repeats)")
+    print(f"liquidated paths: {counts}")
+    print(f"kernel, fresh process: {kernel['seconds']:.2f} s, peak RSS {int(kernel['peak_rss']) / 2**20:,.0f} MiB")
+    print(f"kernel, in process: tracemalloc peak of one estimate {traced / 2**20:,.1f} MiB (numpy arrays)")
+    if old is not None:
         print(
-            f"{name:>8} book: kernel {kernel_seconds:.3f} s = {work / kernel_seconds:,.0f} path-steps/s; "
-            f"reference {REFERENCE_PATHS} paths {reference_seconds:.2f} s = {reference_rate:,.0f} path-steps/s; "
-            f"speed-up {work / kernel_seconds / reference_rate:,.0f}x; paths with a liquidation {hit:,}"
+            f"numpy path arrays (earlier releases), fresh process, one run: {old['seconds']:.2f} s, "
+            f"peak RSS {int(old['peak_rss']) / 2**20:,.0f} MiB; liquidated paths {old['counts']}"
         )
-    print(f"whole estimate (liquidation_probability, both books, 100,000 paths): {whole:.2f} s")
-    print("command: .venv/bin/python benchmarks/bench_montecarlo.py")
+        speed_up = float(old["seconds"]) / statistics.median(threads[2])
+        print(f"speed-up of the kernel (2 threads) over the numpy path: {speed_up:.1f}x")
 
 
 if __name__ == "__main__":

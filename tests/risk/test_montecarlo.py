@@ -29,9 +29,11 @@ from crossmargin.risk.montecarlo import (
     GaussianModel,
     StudentTModel,
     bgk_distance,
+    finish,
     fit_model,
     horizon_steps,
     liquidation_probability,
+    merge_tallies,
     pack_for_paths,
     plan_paths,
     return_history,
@@ -483,3 +485,53 @@ def test_the_command_refuses_a_path_past_the_table_in_one_line(tmp_path: Path) -
     assert len(lines) == 1
     assert lines[0].startswith(f"error: {book}: positions[0].size: a simulated path")
     assert "beyond the last tier of ETHUSDT on bybit (cap 900,000.00 USDT" in lines[0]
+
+
+# (g) the compiled draw against the numpy one --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["gaussian", "fhs", "t", "garch"])
+def test_the_compiled_estimator_agrees_with_the_numpy_one(model: str) -> None:
+    # Arrange: 20-30x book, 12 h, 2 checks an hour, 4,000 paths each way; the same plan drawn by the kernel
+    # (its own streams) and by the models' numpy hourly() (path_model=None: the path of earlier releases).
+    account, marks = _leveraged_book(MarginMode.ISOLATED)
+    fitted = GaussianModel.of([0.006, 0.009, 0.01], SAMPLE) if model == "gaussian" else fit_model(model, SAMPLE)
+    plan = plan_paths(
+        Portfolio(account, marks, BINANCE), horizon_hours=12, paths=4_000, model=fitted, seed=4, steps_per_hour=2
+    )
+    numpy_plan = dataclasses.replace(plan, work=dataclasses.replace(plan.work, path_model=None))
+    # Act
+    compiled = finish(plan, run_batches(plan.work, range(plan.work.batches)))
+    drawn_in_numpy = finish(numpy_plan, merge_tallies([run_batches(numpy_plan.work, range(plan.work.batches))]))
+    # Assert: two independent estimates of each pool's probability; the difference is within 3.5 standard
+    # errors of a difference (sqrt(2 p (1 - p) / N)) and each estimate lies in the other's 99.9 % interval.
+    assert plan.work.path_model is not None
+    for new, old in zip(compiled.pools, drawn_in_numpy.pools, strict=True):
+        assert (new.mode, new.pool) == (old.mode, old.pool)
+        pooled = (new.liquidated_paths + old.liquidated_paths) / (2 * 4_000)
+        error = math.sqrt(2 * pooled * (1 - pooled) / 4_000)
+        assert abs(new.probability - old.probability) <= 3.5 * error + 1e-12
+        low, high = wilson_interval(old.liquidated_paths, 4_000, 0.999)
+        assert low <= new.probability <= high
+    assert any(o.liquidated_paths > 100 for o in compiled.pools)
+
+
+class _Wrapped:
+    """A ReturnModel of a class the kernel does not know: the Gaussian model behind another face."""
+
+    def __init__(self, inner: GaussianModel) -> None:
+        self.inner = inner
+        self.name, self.symbols, self.sigma, self.correlation = "wrapped", inner.symbols, inner.sigma, inner.correlation
+
+    def hourly(self, hours: int, paths: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return self.inner.hourly(hours, paths, rng)
+
+
+def test_a_model_of_another_class_is_drawn_in_numpy_with_a_note() -> None:
+    inner = GaussianModel.of(0.01, ("BTCUSDT",))
+    result = liquidation_probability(_fresh(Side.LONG), paths=2_000, model=_Wrapped(inner), seed=1, funding=False)
+    assert any("_Wrapped has no compiled draw" in note for note in result.notes)
+    plan = plan_paths(_fresh(Side.LONG), paths=2_000, model=inner, seed=1, funding=False)
+    numpy_plan = dataclasses.replace(plan, work=dataclasses.replace(plan.work, path_model=None))
+    expected = finish(numpy_plan, run_batches(numpy_plan.work, range(plan.work.batches)))
+    assert result.odds("cross").liquidated_paths == expected.odds("cross").liquidated_paths

@@ -16,17 +16,16 @@ behaves like one checked continuously against a barrier farther by ``0.5826 sigm
 Funding (optional): at every settlement (the venue's interval, counted from the start of the path) each
 position pays ``side x size x mark x rate`` out of its pool's wallet on the path's marks; the rate is the
 mean of the sample's last ``RECENT_SETTLEMENTS`` 8-hourly rates of the symbol (a stored symbol: of its
-stored settlements of the last ``RECENT_FUNDING_HOURS``), scaled to the venue's interval. The compiled path
-loop is ``kernels.montecarlo.first_breach``; its plain-Python twin, ``kernels.montecarlo.first_breach_reference``,
-is built on ``margin.account.evaluate``.
+stored settlements of the last ``RECENT_FUNDING_HOURS``), scaled to the venue's interval.
 
-Paths are drawn in batches of ``BATCH_PATHS``, batch k from the k-th seed spawned from ``seed``: a run is
-``plan_paths`` (validate, fit, pack), ``run_batches`` over any split of the batches (``distributed`` sends
-runs of batches to Dask workers), ``merge_tallies`` and ``finish``, so every split gives the same figures.
-
-from __future__ import annotations
-
-pool is liquidated (``check_within_table``): the engine never values a position beyond the table.
+Paths are drawn inside the compiled kernel (``kernels.montecarlo.first_breach_drawn``), step by step, every
+book checked in one pass, no path array kept; path p has its own random streams (``path_key(seed)``, p), so
+figures depend on the seed and the number of paths only, not on threads, batches or Dask chunks. A
+``ReturnModel`` of another class has its paths drawn in numpy by its own ``hourly`` (batch k from the k-th
+seed spawned from ``seed``) and checked by ``first_breach``; a note says so. A run is ``plan_paths``
+(validate, fit, pack), ``run_batches`` over any split of the batches of ``BATCH_PATHS`` (``distributed``
+sends runs of them to Dask workers), ``merge_tallies`` and ``finish``. A path that carries a position past
+its venue's last tier before its pool is liquidated is refused (``check_within_table``).
 """
 
 from __future__ import annotations
@@ -38,16 +37,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 from crossmargin.data.load import plain_symbol
-from crossmargin.data.store import (
-    FUNDING_INTERVAL,
-    DataStore,
-)
+from crossmargin.data.store import FUNDING_INTERVAL, DataStore
 from crossmargin.errors import InputError
 from crossmargin.kernels.layout import BookArrays, FloatArray, IntArray, MarketData, pack_book
-from crossmargin.kernels.montecarlo import NOT_LIQUIDATED, first_breach
+from crossmargin.kernels.montecarlo import (
+    NOT_LIQUIDATED,
+    PathBooks,
+    PathModel,
+    first_breach,
+    first_breach_drawn,
+    path_key,
+    stack_books,
+)
 from crossmargin.margin.account import evaluate
 from crossmargin.margin.position import unrealized_pnl
 from crossmargin.model import Account, MarginMode, Marks
@@ -92,6 +97,7 @@ from crossmargin.risk.return_models import (
     fit_garch,
     fit_model,
     fit_returns,
+    path_model,
 )
 from crossmargin.venues.base import VenueRules
 
@@ -217,7 +223,8 @@ def simulate_paths(
 ) -> FloatArray:
     """Return simulated log returns, shape ``(paths, steps, symbols)`` (fraction per step; columns ``model.symbols``).
 
-    Each step lasts ``1 / steps_per_hour`` hours; the same ``seed`` gives the same paths.
+    Drawn in numpy by ``model.hourly`` (``kernels.montecarlo.draw_returns`` gives the estimate's own draws);
+    each step lasts ``1 / steps_per_hour`` hours; the same ``seed`` gives the same paths.
     """
     steps = _check_count("steps", steps, 1, int(MAX_HORIZON_HOURS) * MAX_STEPS_PER_HOUR)
     paths = _check_count("paths", paths, 1, MAX_PATHS)
@@ -381,6 +388,8 @@ class PathWork:
     ``SeedSequence(seed).spawn`` gives); ``columns`` are each symbol's model column, ``start`` the marks at
     step 0 (quote). Per mode ('cross', 'isolated', 'as given'): the packed ``books``, each position's
     ``funding_rates`` (fraction per settlement, > 0: longs pay), settled every ``funding_every`` steps (0: never).
+    ``path_model``: the model as the compiled kernel's arrays, which then draws path p of the estimate from
+    ``path_key(entropy)`` and p; None: the model's own ``hourly`` draws each batch in numpy.
     """
 
     model: ReturnModel
@@ -393,6 +402,7 @@ class PathWork:
     books: Mapping[str, BookArrays]
     funding_rates: Mapping[str, FloatArray]
     funding_every: int
+    path_model: PathModel | None = None
 
     @property
     def batches(self) -> int:
@@ -415,6 +425,26 @@ class PathTally:
     peak_marks: Mapping[str, FloatArray]
 
 
+def _batch_breaches(
+    work: PathWork, index: int, size: int, stacked: PathBooks, key: npt.NDArray[np.uint64]
+) -> tuple[list[IntArray], list[FloatArray]]:
+    """Return per book the first-breach steps ``(size, pools)`` and peak marks ``(size, positions)`` of a batch."""
+    if work.path_model is not None:
+        return first_breach_drawn(
+            stacked, work.path_model, key, work.start, columns=work.columns, first_path=index * BATCH_PATHS,
+            paths=size, steps=work.steps, steps_per_hour=work.steps_per_hour, funding_every=work.funding_every,
+        )  # fmt: skip
+    batch = _simulate(work.model, work.steps, size, _batch_rng(work.entropy, index), work.steps_per_hour)
+    moves = np.ascontiguousarray(batch[:, :, list(work.columns)])
+    firsts, peaks = [], []
+    for mode, book in work.books.items():
+        peak = np.empty((size, book.positions))
+        rates, every = work.funding_rates[mode], work.funding_every
+        firsts.append(first_breach(book, moves, work.start, funding_rate=rates, funding_every=every, peak_marks=peak))
+        peaks.append(peak)
+    return firsts, peaks
+
+
 def run_batches(work: PathWork, batches: Sequence[int], *, advance: Callable[[int], None] | None = None) -> PathTally:
     """Simulate the batches ``batches`` of ``work`` and return what they found (``advance(paths)`` after each).
 
@@ -424,23 +454,17 @@ def run_batches(work: PathWork, batches: Sequence[int], *, advance: Callable[[in
         mode: [[] for _ in range(book.pools)] for mode, book in work.books.items()
     }
     peaks = {mode: np.zeros(book.positions) for mode, book in work.books.items()}
+    modes = list(work.books)
+    stacked = stack_books([work.books[m] for m in modes], [work.funding_rates[m] for m in modes])
+    key = path_key(work.entropy)
     for index in batches:
         if not 0 <= index < work.batches:
             raise InputError("batches", index, f"batch indices 0 .. {work.batches - 1}")
         size = min(BATCH_PATHS, work.paths - index * BATCH_PATHS)
-        batch = _simulate(work.model, work.steps, size, _batch_rng(work.entropy, index), work.steps_per_hour)
-        moves = np.ascontiguousarray(batch[:, :, list(work.columns)])
-        for mode, book in work.books.items():
-            peak = np.empty((size, book.positions))
-            first = first_breach(
-                book,
-                moves,
-                work.start,
-                funding_rate=work.funding_rates[mode],
-                funding_every=work.funding_every,
-                peak_marks=peak,
-            )
-            for pool in range(book.pools):
+        for mode, (first, peak) in zip(
+            modes, zip(*_batch_breaches(work, index, size, stacked, key), strict=True), strict=True
+        ):
+            for pool in range(work.books[mode].pools):
                 column = first[:, pool]
                 steps[mode][pool].append(column[column != NOT_LIQUIDATED])
             if size:
@@ -551,6 +575,9 @@ def plan_paths(
         samples = _model_columns(symbols, fitted, rules)
         notes.append(f"returns drawn from the given {fitted.name} model of {', '.join(fitted.symbols)}")
     columns = tuple(fitted.symbols.index(s) for s in samples)
+    compiled = path_model(fitted)
+    if compiled is None:
+        notes.append(f"{type(fitted).__name__} has no compiled draw: paths drawn in numpy by its hourly() (slower)")
     interval = float(getattr(rules, "funding_interval_hours", SAMPLE_FUNDING_HOURS))
     rates: dict[str, float] = {}
     if funding:
@@ -573,6 +600,7 @@ def plan_paths(
             mode: np.array([rates.get(p.symbol, 0.0) for p in book.positions]) for mode, book in books.items()
         },
         funding_every=round(interval * steps_per_hour) if funding else 0,
+        path_model=compiled,
     )
     result = MCResult(
         venue=rules.name,

@@ -28,10 +28,12 @@ from scipy import optimize, special, stats
 
 from crossmargin.errors import DataError, InputError
 from crossmargin.kernels.layout import FloatArray
+from crossmargin.kernels.montecarlo import MODEL_FHS, MODEL_GARCH, MODEL_GAUSSIAN, MODEL_STUDENT_T, PathModel
 from crossmargin.numeric import require_positive
 from crossmargin.risk.history import ReturnHistory, sample_returns
 
 __all__ = [
+    "COPULA_GRID",
     "EWMA_LAMBDA",
     "MODELS",
     "FHSModel",
@@ -41,10 +43,12 @@ __all__ = [
     "ReturnModel",
     "StudentTModel",
     "cholesky",
+    "copula_table",
     "ewma_variance",
     "fit_garch",
     "fit_model",
     "fit_returns",
+    "path_model",
 ]
 
 #: Names of the fitted models accepted by ``fit_model`` and ``liquidation_probability``.
@@ -53,6 +57,8 @@ MODELS: tuple[str, ...] = ("fhs", "t", "garch")
 EWMA_LAMBDA = 0.94
 #: Scale of returns handed to ``arch`` (per mille), where its optimiser is well conditioned.
 _ARCH_SCALE = 1000.0
+#: Nodes of the GARCH copula map in the compiled kernel: x from -8.5 to 8.5 every 1/256 (P(|x| > 8.5) = 2e-17).
+COPULA_GRID = (-8.5, 8.5, 256)
 
 
 def ewma_variance(returns: FloatArray, lam: float = EWMA_LAMBDA) -> tuple[FloatArray, FloatArray]:
@@ -395,3 +401,56 @@ def fit_returns(name: str, returns: FloatArray, symbols: Sequence[str]) -> Retur
 def _fitted(name: str, history: ReturnHistory) -> ReturnModel:
     """Return ``fit_returns`` on ``history`` (cached: one history object per set of files and their dates)."""
     return fit_returns(name, history.returns, history.series)
+
+
+def copula_table(nu: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Return ``g(x) = t_nu^-1(Phi(x)) sqrt((nu - 2) / nu)`` and ``g'(x)`` on ``COPULA_GRID``, ``(len(nu), nodes)``.
+
+    ``g' = phi(x) / f_nu(t) x sqrt((nu - 2) / nu)`` (f_nu the t density at the quantile t); the upper half is
+    the mirror of the lower (``Phi(x)`` near 1 has no digits left in float64). Cubic Hermite interpolation on
+    these nodes is within 1e-9 (relative) of ``scipy.special.stdtrit`` (``tests/kernels/test_montecarlo.py``).
+    """
+    low, high, per_unit = COPULA_GRID
+    x = np.linspace(low, high, round((high - low) * per_unit) + 1)
+    degrees = np.asarray(nu, dtype=np.float64)[:, None]
+    lower = special.stdtrit(degrees, special.ndtr(-np.abs(x)))
+    quantile = np.where(x <= 0, lower, -lower)
+    scale = np.sqrt((degrees - 2) / degrees)
+    slope = stats.norm.pdf(x) / stats.t.pdf(quantile, degrees)
+    return np.ascontiguousarray(quantile * scale), np.ascontiguousarray(slope * scale)
+
+
+def path_model(model: ReturnModel) -> PathModel | None:
+    """Return ``model`` as the ``kernels.montecarlo.PathModel`` the compiled kernel draws from.
+
+    Gaussian, Student-t, FHS (EWMA or GARCH filter) and GARCH models map one to one; another class of
+    ``ReturnModel`` gives None (its paths are drawn by its own ``hourly``, in numpy).
+    """
+    width = len(model.symbols)
+    arrays: dict[str, object] = {
+        "sigma": model.sigma,
+        "chol": cholesky(np.asarray(model.correlation, dtype=np.float64)),
+        "residuals": np.zeros((1, width)),
+        "quantiles": np.zeros((width, 2)),
+        "slopes": np.zeros((width, 2)),
+    }
+    dof, grid_start, grid_step = 0.0, 0.0, 1.0
+    fits: Sequence[GarchFit] = ()
+    if isinstance(model, GaussianModel):
+        kind = MODEL_GAUSSIAN
+    elif isinstance(model, StudentTModel):
+        kind, dof = MODEL_STUDENT_T, float(model.dof)
+    elif isinstance(model, FHSModel):
+        kind, fits, arrays["residuals"] = MODEL_FHS, model.filters, model.residuals
+    elif isinstance(model, GarchModel):
+        kind, fits = MODEL_GARCH, model.fits
+        arrays["quantiles"], arrays["slopes"] = copula_table(np.array([fit.nu for fit in fits]))
+        grid_start, _, per_unit = COPULA_GRID
+        grid_step = 1.0 / per_unit
+    else:
+        return None
+    for name in ("omega", "alpha", "beta"):
+        arrays[name] = [getattr(fit, name) for fit in fits] if fits else np.zeros(width)
+    # Writable C-contiguous float64 copies: one array type for every model, so the kernel compiles once.
+    copies = {name: np.array(value, dtype=np.float64, order="C") for name, value in arrays.items()}
+    return PathModel(kind=kind, dof=dof, grid_start=grid_start, grid_step=grid_step, **copies)
