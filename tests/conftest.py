@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from crossmargin.venues.binance import BinanceRules
+from tests.fixtures.harness import REPO
 
 #: CI draws the same examples on every run (derandomize), so that a run's failures and its coverage of
 #: margin/ and venues/ are reproducible; the stress profile draws fresh ones.
@@ -26,8 +26,8 @@ os.environ["CROSSMARGIN_DATA_DIR"] = tempfile.mkdtemp(prefix="crossmargin-tests-
 #: Fixtures shared across test folders, each in its own module of ``tests/fixtures``.
 pytest_plugins = ("tests.fixtures.checklists",)
 
-TESTS = Path(__file__).parent
-REPO = TESTS.parent
+#: The tests' folder and the repository's root (``tests.fixtures.harness`` holds the paths).
+TESTS = REPO / "tests"
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from crossmargin.errors import InputError
 from crossmargin.margin.account import evaluate
 from crossmargin.model import Account, MarginMode
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
-from tests.harness import CASE_STUDY
+from tests.fixtures.harness import CASE_STUDY
 
 #: The ETH short of the case study isolated on 2,300 USDT (entry notional / leverage would be 2,104.65).
 ETH_CROSS = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "cross"'

@@ -18,7 +18,7 @@ from crossmargin.cli.check import first_liquidated
 from crossmargin.console import risk_json
 from crossmargin.margin.account import evaluate
 from crossmargin.portfolio import all_cross, all_isolated, load_portfolio
-from tests.harness import CASE_STUDY
+from tests.fixtures.harness import CASE_STUDY
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNNER = CliRunner()

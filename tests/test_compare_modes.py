@@ -9,7 +9,7 @@ import pytest
 from crossmargin.errors import InputError
 from crossmargin.model import MarginMode
 from crossmargin.portfolio import MODES, compare_modes, load_portfolio
-from tests.harness import CASE_STUDY
+from tests.fixtures.harness import CASE_STUDY
 
 
 def test_the_three_books_in_order_and_the_file_margin_kept() -> None:

@@ -32,8 +32,7 @@ from crossmargin.errors import InputError
 from crossmargin.portfolio import load_portfolio
 from crossmargin.risk.montecarlo import BATCH_PATHS, liquidation_probability
 from crossmargin.sim.config import RunConfig
-from tests.conftest import REPO
-from tests.harness import command_app
+from tests.fixtures.harness import REPO, command_app
 
 GRID: dict[str, list[Any]] = {"leverage": [3, 10], "exposure": [2.0, 3.0]}
 

@@ -10,7 +10,7 @@ from importlib.metadata import version
 from typer.testing import CliRunner
 
 from crossmargin.cli import app
-from tests.conftest import REPO
+from tests.fixtures.harness import REPO
 
 #: The commands and groups ``crossmargin --help`` lists, one module of ``crossmargin/cli/`` each mounting some.
 COMMANDS = (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from crossmargin.examples import CASE_STUDY, PAPER_CRASH, example_path
-from tests.conftest import REPO
+from tests.fixtures.harness import REPO
 
 
 @pytest.mark.parametrize("name", [CASE_STUDY, PAPER_CRASH])
@@ -34,6 +34,6 @@ def test_monitor_paper_runs_from_any_working_directory(tmp_path: Path) -> None:
 
     # Assert
     assert completed.returncode == 0, completed.stderr
-    ticks = [line for line in completed.stdout.splitlines() if " UTC binance: margin ratio " in line]
+    ticks = [line for line in completed.stdout.splitlines() if "Z binance: margin ratio " in line]
     assert len(ticks) == 2
     assert "Traceback" not in completed.stderr

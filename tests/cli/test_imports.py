@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.fixtures.harness import REPO
 
 #: The heavy stacks a command may import only inside its own function.
 HEAVY = (

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import crossmargin
 from crossmargin import cli
 from tests.cli.test_app import COMMANDS as LISTED
-from tests.harness import CASE_STUDY
+from tests.fixtures.harness import CASE_STUDY
 
 
 def _names(app: typer.Typer) -> set[str]:

@@ -22,7 +22,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 from crossmargin.cli import accounts, backtest, check, data, forecast, report, risk, sweep, venues
-from tests.harness import CASE_STUDY, EXAMPLES, REPO, command_app
+from tests.fixtures.harness import CASE_STUDY, EXAMPLES, REPO, command_app
 
 RUNNER = CliRunner()
 #: The terminal every default table must fit.

@@ -24,8 +24,8 @@ from crossmargin.margin.account import evaluate, position_states
 from crossmargin.margin.pools import risk_view
 from crossmargin.model import Account, MarginMode, Marks, Position, Side
 from crossmargin.venues import get_rules
+from tests.fixtures.harness import command_app
 from tests.fixtures.strategies import VENUE_SYMBOLS, accounts
-from tests.harness import command_app
 
 REL = 1e-9
 VENUES = ("binance", "bybit", "okx", "hyperliquid")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from crossmargin.cli.report import register
 from tests.fixtures.books import CASE
-from tests.harness import command_app
+from tests.fixtures.harness import command_app
 
 
 def _app() -> typer.Typer:

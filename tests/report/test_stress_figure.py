@@ -11,7 +11,7 @@ from crossmargin.model import Account, Marks
 from crossmargin.portfolio import Portfolio, all_cross, all_isolated, load_portfolio
 from crossmargin.report.stress_figure import grid_heatmap
 from crossmargin.risk.stress import grid_moves, stress_grid
-from tests.harness import CASE_STUDY
+from tests.fixtures.harness import CASE_STUDY
 
 #: The case study's ETH short, and the same short isolated on 2,300 USDT (entry notional / leverage: 2,104.65).
 ETH_CROSS = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "cross"'

@@ -44,8 +44,8 @@ from crossmargin.risk.montecarlo import (
     wilson_interval,
 )
 from crossmargin.venues import get_rules
+from tests.fixtures.harness import CASE_STUDY, command_app
 from tests.fixtures.strategies import accounts
-from tests.harness import CASE_STUDY, command_app
 
 SAMPLE = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 BINANCE = get_rules("binance")

@@ -23,7 +23,7 @@ from crossmargin.risk.leverage import max_leverage
 from crossmargin.risk.montecarlo import liquidation_probability
 from crossmargin.risk.safe_leverage import COLUMNS, HOURS_PER_YEAR, closed_form_cap, fresh_isolated, recommend_leverage
 from crossmargin.venues import get_rules
-from tests.harness import CASE_STUDY, command_app
+from tests.fixtures.harness import CASE_STUDY, command_app
 
 BINANCE = get_rules("binance")
 #: Kept small so that the module runs in a few seconds; the CI of 1 % at 10,000 paths is about +-0.2 pp.

@@ -37,8 +37,8 @@ from crossmargin.risk.stress import (
     worst_joint_move,
 )
 from crossmargin.venues import get_rules
+from tests.fixtures.harness import CASE_STUDY, command_app
 from tests.fixtures.strategies import accounts
-from tests.harness import CASE_STUDY, command_app
 
 RUNNER = CliRunner()
 #: The case study's ETH short, and the same short isolated on 2,300 USDT (entry notional / leverage: 2,104.65).

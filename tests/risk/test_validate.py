@@ -28,7 +28,7 @@ from crossmargin.risk.validate import (
     summary_table,
     transition_counts,
 )
-from tests.harness import command_app
+from tests.fixtures.harness import command_app
 
 
 def test_kupiec_by_hand_ten_exceedances_in_500_days_at_one_percent() -> None:

@@ -33,7 +33,7 @@ from crossmargin.store import DB_URL_ENV, Store, store_url
 from crossmargin.store.db import alembic_config
 from crossmargin.store.models import Base
 from crossmargin.venues import get_rules
-from tests.conftest import REPO
+from tests.fixtures.harness import REPO
 
 WRITER = Path(__file__).with_name("writer.py")
 #: 2026-04-27 00:00 UTC (ms since the Unix epoch): the case study's marks.

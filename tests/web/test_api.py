@@ -18,7 +18,7 @@ from crossmargin.margin.account import evaluate
 from crossmargin.portfolio import all_cross, all_isolated, parse_portfolio
 from crossmargin.risk.stress import stress_grid
 from crossmargin.web.app import STATIC, create_app
-from tests.harness import CASE_STUDY, command_app
+from tests.fixtures.harness import CASE_STUDY, command_app
 
 #: The case study's ETH short, and the same short isolated on 2,300 USDT (entry notional / leverage: 2,104.65).
 ETH_CROSS = 'entry_price = 2104.65\nleverage = 5\nmargin_mode = "cross"'
