@@ -34,16 +34,19 @@ __all__ = [
     "EXTREME_HIGH",
     "EXTREME_LOW",
     "BookArrays",
+    "BoolArray",
     "FloatArray",
     "IntArray",
     "MarketData",
     "ScanResult",
     "Trigger",
     "pack_book",
+    "pool_wallets",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,6 +189,17 @@ class BookArrays:
         return len(self.pool_wallet)
 
 
+def pool_wallets(account: Account) -> FloatArray:
+    """Return the wallet of each pool of ``account`` in ``BookArrays`` order (quote currency).
+
+    Index 0 the cross wallet (``Account.cross_wallet_balance``), then each isolated position's isolated
+    margin, in position order.
+    """
+    wallets = [account.cross_wallet_balance]
+    wallets += [float(p.isolated_margin or 0.0) for p in account.positions if p.mode is MarginMode.ISOLATED]
+    return np.array(wallets, dtype=np.float64)
+
+
 def pack_book(
     account: Account, rules: VenueRules, market: MarketData, *, triggers: Sequence[Trigger] = ()
 ) -> BookArrays:
@@ -200,54 +214,63 @@ def pack_book(
     schedules = [state.schedule for state in position_states(account, marks, rules)]
     count = len(positions)
     width = max((len(schedule) for schedule in schedules), default=1)
-    caps = np.full((count, width), math.inf)
-    mm_rates = np.zeros((count, width))
-    maint_amounts = np.zeros((count, width))
-    for i, schedule in enumerate(schedules):
-        for b in range(width):
-            bracket = schedule[min(b, len(schedule) - 1)]
-            if b < len(schedule):
-                caps[i, b] = bracket.cap
-            mm_rates[i, b] = bracket.mm_rate
-            maint_amounts[i, b] = bracket.maint_amount
-
-    pool = np.zeros(count, dtype=np.int64)
-    wallets = [account.cross_wallet_balance]
-    for i, position in enumerate(positions):
-        if position.mode is MarginMode.ISOLATED:
-            pool[i] = len(wallets)
-            wallets.append(float(position.isolated_margin or 0.0))
+    # Rows padded with cap +inf and the last bracket repeated. Built as lists: a book holds a few
+    # positions, and numpy's cost per call would dominate (the engine packs a book at every change).
+    caps = [[b.cap for b in schedule] + [math.inf] * (width - len(schedule)) for schedule in schedules]
+    mm_rates = [
+        [b.mm_rate for b in schedule] + [schedule[-1].mm_rate] * (width - len(schedule)) for schedule in schedules
+    ]
+    maint_amounts = [
+        [b.maint_amount for b in schedule] + [schedule[-1].maint_amount] * (width - len(schedule))
+        for schedule in schedules
+    ]
+    pools: list[int] = []
+    isolated = 0
+    for position in positions:
+        isolated += position.mode is MarginMode.ISOLATED
+        pools.append(isolated if position.mode is MarginMode.ISOLATED else 0)
+    wallets = pool_wallets(account)
     # Net signed size of each (pool, symbol), summed in position order as the reference does.
     net: dict[tuple[int, str], float] = {}
-    for i, position in enumerate(positions):
-        key = (int(pool[i]), position.symbol)
-        net[key] = net.get(key, 0.0) + int(position.side) * position.size
-    extreme = np.array(
-        [
-            EXTREME_LOW if exposure > 0 else EXTREME_HIGH if exposure < 0 else EXTREME_CLOSE
-            for exposure in (net[(int(pool[i]), p.symbol)] for i, p in enumerate(positions))
-        ],
-        dtype=np.int64,
-    )
-    members = np.argsort(pool, kind="stable").astype(np.int64)
-    offsets = np.searchsorted(pool[members], np.arange(len(wallets) + 1), side="left").astype(np.int64)
-
+    for key, position in zip(pools, positions, strict=True):
+        net[(key, position.symbol)] = net.get((key, position.symbol), 0.0) + int(position.side) * position.size
+    extreme = [
+        EXTREME_LOW if exposure > 0 else EXTREME_HIGH if exposure < 0 else EXTREME_CLOSE
+        for exposure in (net[(key, p.symbol)] for key, p in zip(pools, positions, strict=True))
+    ]
+    members = sorted(range(count), key=pools.__getitem__)  # stable: position order within a pool
+    offsets = [0] * (len(wallets) + 1)
+    for key in pools:
+        offsets[key + 1] += 1
+    for k in range(1, len(offsets)):
+        offsets[k] += offsets[k - 1]
     return BookArrays(
         symbols=market.symbols,
-        column=np.array([market.column(p.symbol) for p in positions], dtype=np.int64),
-        side=np.array([float(int(p.side)) for p in positions], dtype=np.float64),
-        size=np.array([p.size for p in positions], dtype=np.float64),
-        entry=np.array([p.entry_price for p in positions], dtype=np.float64),
-        pool=pool,
-        extreme=extreme,
-        caps=caps,
-        mm_rates=mm_rates,
-        maint_amounts=maint_amounts,
-        pool_wallet=np.array(wallets, dtype=np.float64),
-        pool_offsets=offsets,
-        pool_members=members,
+        column=_ints([market.column(p.symbol) for p in positions]),
+        side=_floats([float(int(p.side)) for p in positions]),
+        size=_floats([p.size for p in positions]),
+        entry=_floats([p.entry_price for p in positions]),
+        pool=_ints(pools),
+        extreme=_ints(extreme),
+        caps=_floats(caps, width),
+        mm_rates=_floats(mm_rates, width),
+        maint_amounts=_floats(maint_amounts, width),
+        pool_wallet=wallets,
+        pool_offsets=_ints(offsets),
+        pool_members=_ints(members),
         wallet_balance=float(account.wallet_balance),
-        trigger_column=np.array([market.column(t.symbol) for t in triggers], dtype=np.int64),
-        trigger_price=np.array([t.price for t in triggers], dtype=np.float64),
-        trigger_direction=np.array([t.direction for t in triggers], dtype=np.int64),
+        trigger_column=_ints([market.column(t.symbol) for t in triggers]),
+        trigger_price=_floats([t.price for t in triggers]),
+        trigger_direction=_ints([t.direction for t in triggers]),
     )
+
+
+def _floats(values: Sequence[float] | Sequence[Sequence[float]], width: int | None = None) -> FloatArray:
+    """Return ``values`` as float64, shape ``(0,)`` or ``(0, width)`` when empty."""
+    if not values:
+        return np.zeros((0,) if width is None else (0, width))
+    return np.array(values, dtype=np.float64)
+
+
+def _ints(values: Sequence[int]) -> IntArray:
+    return np.array(values, dtype=np.int64) if values else np.zeros(0, dtype=np.int64)

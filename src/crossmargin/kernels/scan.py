@@ -42,6 +42,7 @@ __all__ = [
     "requirement_at",
     "scan",
     "scan_bars",
+    "scan_span",
 ]
 
 #: Relative error bound (fraction) below which a plain sum is recorded instead of the exact one.
@@ -140,10 +141,13 @@ def requirement_at(caps: FloatArray, mm_rates: FloatArray, maint_amounts: FloatA
 
 
 @numba.njit(cache=True)
-def _triggered(high: FloatArray, low: FloatArray, column: IntArray, price: FloatArray, direction: IntArray) -> bool:
-    """Return True when one bar's last-trade ``high`` / ``low`` (per symbol) reach some trigger's price."""
+def _triggered(  # noqa: PLR0917 - one bar of the price arrays and the trigger fields
+    high: FloatArray, low: FloatArray, bar: int, column: IntArray, price: FloatArray, direction: IntArray
+) -> bool:
+    """Return True when bar ``bar``'s last-trade ``high`` / ``low`` (bars x symbols) reach some trigger's price."""
     for t in range(column.shape[0]):
-        if (direction[t] > 0 and high[column[t]] >= price[t]) or (direction[t] < 0 and low[column[t]] <= price[t]):
+        c = column[t]
+        if (direction[t] > 0 and high[bar, c] >= price[t]) or (direction[t] < 0 and low[bar, c] <= price[t]):
             return True
     return False
 
@@ -169,7 +173,7 @@ def _accurate(total: float, count: int, magnitude: float) -> bool:
 
 
 @numba.njit(cache=True)
-def scan_bars(  # noqa: PLR0917, PLR0915 - a compiled kernel over plain arrays (one per BookArrays field), one loop
+def scan_span(  # noqa: PLR0917 - a compiled kernel over plain arrays (one per BookArrays field), one loop
     start: int,
     stop: int,
     high: FloatArray,
@@ -194,22 +198,24 @@ def scan_bars(  # noqa: PLR0917, PLR0915 - a compiled kernel over plain arrays (
     trigger_direction: IntArray,
     equity_out: FloatArray,
     ratio_out: FloatArray,
+    pnl_close: FloatArray,
+    req_close: FloatArray,
+    pnl_terms: FloatArray,
+    req_terms: FloatArray,
+    partials: FloatArray,
 ) -> int:
     """Return the first bar in ``[start, stop)`` with a trigger or a worst-case breach, else ``stop``.
 
     Fills ``equity_out[bar - start]`` (margin balance at the mark close, quote) and ``ratio_out[bar - start]``
     (highest pool requirement / margin balance at the close) for every bar before the one returned. Prices
-    are ``(bars, symbols)`` arrays; the other arguments are the fields of ``BookArrays`` of the same name.
+    are ``(bars, symbols)`` arrays; the other arguments are the fields of ``BookArrays`` of the same name,
+    and scratch: ``pnl_close``, ``req_close``, ``pnl_terms``, ``req_terms`` (length >= max(n, 1)) and
+    ``partials`` (one more). ``scan_bars`` without the scratch; a caller that scans many short spans (the
+    signal kernel) passes its own.
     """
     count = column.shape[0]
-    scratch = max(count, 1)
-    pnl_close = np.empty(scratch)
-    req_close = np.empty(scratch)
-    pnl_terms = np.empty(scratch)
-    req_terms = np.empty(scratch)
-    partials = np.empty(scratch + 1)
     for bar in range(start, stop):
-        if _triggered(high[bar], low[bar], trigger_column, trigger_price, trigger_direction):
+        if _triggered(high, low, bar, trigger_column, trigger_price, trigger_direction):
             return bar
         for p in range(pool_wallet.shape[0]):
             first = pool_offsets[p]
@@ -262,6 +268,73 @@ def scan_bars(  # noqa: PLR0917, PLR0915 - a compiled kernel over plain arrays (
             if members > 0:
                 ratio_out[row] = max(ratio_out[row], pool_risk(equity, req))
     return stop
+
+
+@numba.njit(cache=True)
+def scan_bars(  # noqa: PLR0917 - a compiled kernel over plain arrays (one per BookArrays field)
+    start: int,
+    stop: int,
+    high: FloatArray,
+    low: FloatArray,
+    mark_high: FloatArray,
+    mark_low: FloatArray,
+    mark_close: FloatArray,
+    column: IntArray,
+    side: FloatArray,
+    size: FloatArray,
+    entry: FloatArray,
+    extreme: IntArray,
+    caps: FloatArray,
+    mm_rates: FloatArray,
+    maint_amounts: FloatArray,
+    pool_wallet: FloatArray,
+    pool_offsets: IntArray,
+    pool_members: IntArray,
+    wallet_balance: float,
+    trigger_column: IntArray,
+    trigger_price: FloatArray,
+    trigger_direction: IntArray,
+    equity_out: FloatArray,
+    ratio_out: FloatArray,
+) -> int:
+    """Return the first bar in ``[start, stop)`` with a trigger or a worst-case breach, else ``stop``.
+
+    Fills ``equity_out[bar - start]`` (margin balance at the mark close, quote) and ``ratio_out[bar - start]``
+    (highest pool requirement / margin balance at the close) for every bar before the one returned. Prices
+    are ``(bars, symbols)`` arrays; the other arguments are the fields of ``BookArrays`` of the same name.
+    """
+    scratch = max(column.shape[0], 1)
+    return scan_span(
+        start,
+        stop,
+        high,
+        low,
+        mark_high,
+        mark_low,
+        mark_close,
+        column,
+        side,
+        size,
+        entry,
+        extreme,
+        caps,
+        mm_rates,
+        maint_amounts,
+        pool_wallet,
+        pool_offsets,
+        pool_members,
+        wallet_balance,
+        trigger_column,
+        trigger_price,
+        trigger_direction,
+        equity_out,
+        ratio_out,
+        np.empty(scratch),
+        np.empty(scratch),
+        np.empty(scratch),
+        np.empty(scratch),
+        np.empty(scratch + 1),
+    )
 
 
 def scan(book: BookArrays, market: MarketData, *, start: int, stop: int) -> ScanResult:

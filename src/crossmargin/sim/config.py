@@ -7,7 +7,7 @@ look-backs and warm-ups in bars.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Literal, Protocol
 
 from crossmargin.errors import InputError
@@ -16,7 +16,7 @@ from crossmargin.model import Account, Side
 from crossmargin.numeric import require_positive
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["MS_PER_YEAR", "AutoLeverage", "Mode", "RunConfig", "Scanner", "StopPolicy"]
+__all__ = ["MS_PER_YEAR", "AutoLeverage", "Mode", "RunConfig", "Scanner", "StopPolicy", "rules_for_run"]
 
 Mode = Literal["cross", "isolated"]
 StopPolicy = Literal["off", "warn", "refuse"]
@@ -76,12 +76,15 @@ class AutoLeverage:
 
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
-    """Settings of a run. Money in quote; ``slippage`` and ``vol_target`` are fractions.
+    """Settings of a run. Money in quote; ``slippage``, the fees and ``vol_target`` are fractions.
 
-    ``stop_policy``: what to do with a stop-loss beyond the position's liquidation price ('refuse' it,
-    'warn' and keep it, or 'off'); ``leverage_cap``: the highest gross notional / equity an order may
-    reach (None: no cap); ``vol_target``: annualised volatility an opening order is scaled down to, by
-    ``min(1, vol_target / realised volatility over vol_lookback bars)`` (None: off).
+    ``taker_fee`` / ``maker_fee``: the trading fee rates (fraction of fill notional) instead of the venue's
+    regular-user rates (None: the venue's); ``funding``: settle funding (False: no funding is paid or
+    received, whatever the market data holds). ``stop_policy``: what to do with a stop-loss beyond the
+    position's liquidation price ('refuse' it, 'warn' and keep it, or 'off'); ``leverage_cap``: the highest
+    gross notional / equity an order may reach (None: no cap); ``vol_target``: annualised volatility an
+    opening order is scaled down to, by ``min(1, vol_target / realised volatility over vol_lookback bars)``
+    (None: off).
     """
 
     wallet: float = 10_000.0
@@ -92,12 +95,18 @@ class RunConfig:
     vol_target: float | None = None
     vol_lookback: int = 168
     auto_leverage: AutoLeverage | None = None
+    taker_fee: float | None = None
+    maker_fee: float | None = None
+    funding: bool = True
 
     def __post_init__(self) -> None:
         require_positive("wallet", self.wallet)
         require_positive("leverage", self.leverage)
         if not (0 <= self.slippage < 0.1):
             raise InputError("slippage", self.slippage, "a fraction in [0, 0.1)")
+        for name, rate in (("taker_fee", self.taker_fee), ("maker_fee", self.maker_fee)):
+            if rate is not None and not (0 <= rate < 0.1):
+                raise InputError(name, rate, "a fraction in [0, 0.1) (0.0005 = 0.05 %), or None for the venue's")
         if self.stop_policy not in ("off", "warn", "refuse"):
             raise InputError("stop_policy", self.stop_policy, "off | warn | refuse")
         if self.leverage_cap is not None:
@@ -106,3 +115,18 @@ class RunConfig:
             require_positive("vol_target", self.vol_target)
         if self.vol_lookback < 2:
             raise InputError("vol_lookback", self.vol_lookback, ">= 2 bars")
+
+
+def rules_for_run(rules: VenueRules, config: RunConfig) -> VenueRules:
+    """Return ``rules`` with the trading fee rates of ``config`` where it sets them (else ``rules`` itself).
+
+    The rates replace the venue's ``taker_rate`` / ``maker_rate`` (fractions of fill notional); the venue's
+    liquidation fee is a rule of its own and stays. InputError for a rules object without those fields.
+    """
+    if config.taker_fee is None and config.maker_fee is None:
+        return rules
+    names: set[str] = {f.name for f in fields(rules)} if is_dataclass(rules) else set()
+    if not {"taker_rate", "maker_rate"} <= names:
+        raise InputError("taker_fee", config.taker_fee, f"None: the rules of {rules.name} have no fee rates to set")
+    changes = {"taker_rate": config.taker_fee, "maker_rate": config.maker_fee}
+    return replace(rules, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[type-var]

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from crossmargin.margin.account import evaluate
+from crossmargin.margin.account import account_totals, evaluate, position_states
 from crossmargin.margin.operations import add_isolated_margin
 from crossmargin.model import Side
 from crossmargin.sim.config import MS_PER_YEAR
@@ -27,9 +27,9 @@ def capped_size(run: RunState, bar: int, order: Order, size: float, price: float
     cap = run.config.leverage_cap
     if cap is None:
         return size
-    risk = evaluate(run.account, run.marks_at(bar, run.market.mark_open), run.rules)
-    equity = risk.account.margin_balance
-    gross = sum(p.notional for p in risk.positions)
+    marks = run.marks_at(bar, run.market.mark_open)
+    equity = account_totals(run.account, marks, run.rules).account.margin_balance
+    gross = sum(p.notional for p in position_states(run.account, marks, run.rules))
     room = max(0.0, cap * equity - gross) / price
     if room < size:
         run.note(bar, "leverage_cap", f"{order.symbol}: order cut from {size:g} to {room:g} (cap {cap:g}x)")
@@ -104,29 +104,31 @@ def auto_leverage(run: RunState, bar: int) -> None:
     if policy is None or bar < policy.warmup or not run.account.positions:
         return
     marks = run.marks_at(bar, run.market.mark_close)
-    risk = evaluate(run.account, marks, run.rules)
-    cross = [p for p in risk.positions if p.isolated_margin is None]
-    cross_equity = run.account.cross_wallet_balance + sum(p.unrealized_pnl for p in cross)
+    states = position_states(run.account, marks, run.rules)  # the lean pass: no price is solved
+    available = account_totals(run.account, marks, run.rules).account.available_balance
+    cross = [p for p in states if p.position.isolated_margin is None]
+    cross_equity = run.account.cross_wallet_balance + sum(p.upnl for p in cross)
     cross_gross = sum(p.notional for p in cross)
-    for position, state in zip(run.account.positions, risk.positions, strict=True):
+    for position, state in zip(run.account.positions, states, strict=True):
         sigma = ewma_sigma(run, position.symbol, bar, policy.ewma_lambda)
         if not math.isfinite(sigma) or sigma <= 0 or state.notional <= 0:
             continue
         instrument = run.rules.instrument(position.symbol)
-        venue_cap = instrument.bracket_for(instrument.tier_value(position.size, state.mark_price)).max_leverage
+        venue_cap = instrument.bracket_for(instrument.tier_value(position.size, state.mark)).max_leverage
         cap = min(
             venue_cap,
-            policy.cap(position.side, sigma, policy.horizon_bars, state.mm_rate, policy.max_liq_prob),
+            policy.cap(position.side, sigma, policy.horizon_bars, state.bracket.mm_rate, policy.max_liq_prob),
         )
-        if state.isolated_margin is not None:
-            margin = state.isolated_margin + state.unrealized_pnl
+        isolated = position.isolated_margin
+        if isolated is not None:
+            margin = isolated + state.upnl
         else:
             margin = cross_equity * state.notional / cross_gross if cross_gross else 0.0
         if margin > 0 and state.notional / margin <= cap * (1 + policy.band):
             continue
         target_margin = state.notional / max(cap, 1e-9)
-        if state.isolated_margin is not None and margin < target_margin:
-            free = min(risk.account.available_balance, run.account.cross_wallet_balance)
+        if isolated is not None and margin < target_margin:
+            free = min(available, run.account.cross_wallet_balance)
             amount = min(target_margin - margin, free)
             if amount > 1e-9:
                 moved = add_isolated_margin(run.account, marks, run.rules, symbol=position.symbol, amount=amount)
@@ -135,7 +137,7 @@ def auto_leverage(run: RunState, bar: int) -> None:
                 run.note(bar, "auto_leverage", f"{position.symbol}: added {amount:,.2f} margin (cap {cap:.2f}x)")
             if margin >= target_margin * (1 - 1e-9):
                 continue
-        keep = max(0.0, min(position.size, cap * max(margin, 0.0) / state.mark_price))
+        keep = max(0.0, min(position.size, cap * max(margin, 0.0) / state.mark))
         if position.size - keep <= 1e-12:
             continue
         run.pending.append(

@@ -11,9 +11,12 @@ Per bar, in this order (``docs/backtest.md`` has the reasons):
 5. the close is recorded (margin balance + spot holdings, margin ratio, gross notional);
 6. the strategy, if due, sees the close and sends orders.
 
-Bars where nothing but 4 and 5 can happen (no pending market order, no funding, no strategy call) are
-scanned in one call (``kernels.scan`` compiled, or ``sim.scan.scan_reference``), which stops at the first
-bar with a trigger or a breach. Every formula comes from ``crossmargin.margin``: the engine opens, adds
+Only some bars need these steps in Python: a bar with a market order to fill, a funding settlement of a
+held symbol (found from the settlement bars mapped once per run), an auto-leverage check, and the first
+bar where a resting order's trigger is touched or a pool breaches. Every other bar is scanned with the
+book held, many at once (``kernels.scan`` compiled, or ``sim.scan.scan_reference``); the strategy's due
+bars among them (``Strategy.due_bars``) are called with the scan's close figures, and the scan goes on as
+long as a call sends nothing. Every formula comes from ``crossmargin.margin``: the engine opens, adds
 to, reduces and closes positions through ``margin.operations`` (so the venue's refusals apply) and
 liquidates through ``margin.liquidate``. Deterministic: the same inputs give the same result.
 
@@ -28,13 +31,11 @@ from dataclasses import dataclass
 
 from crossmargin.errors import InputError
 from crossmargin.kernels.layout import MarketData, Trigger
-from crossmargin.margin.account import evaluate
-from crossmargin.margin.pools import pool_keys, risk_view
 from crossmargin.model import Account
-from crossmargin.sim.config import Mode, RunConfig, Scanner
+from crossmargin.sim.config import Mode, RunConfig, Scanner, rules_for_run
 from crossmargin.sim.controls import auto_leverage, stop_allowed, vol_scaled
 from crossmargin.sim.fills import execute, fill_pending, fire_resting, spot_fill
-from crossmargin.sim.funding import funding_due, settle_funding
+from crossmargin.sim.funding import next_funding, settle_funding
 from crossmargin.sim.ledger import Ledger
 from crossmargin.sim.liquidation import check_margin
 from crossmargin.sim.orders import trigger_direction
@@ -44,7 +45,12 @@ from crossmargin.sim.state import RunState
 from crossmargin.sim.strategy import BarContext, Strategy
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["run_mode"]
+__all__ = ["FIRST_SPAN", "LAST_SPAN", "run_mode"]
+
+#: Bars scanned by the first call after a strategy call that sent orders, doubled at each further call up to
+#: ``LAST_SPAN``: a strategy that trades often wastes little scanning ahead, one that holds gets long calls.
+FIRST_SPAN = 64
+LAST_SPAN = 1 << 16
 
 
 @dataclass(eq=False)
@@ -53,76 +59,110 @@ class _Run:
 
     state: RunState
     scanner: Scanner
+    span: int = FIRST_SPAN
 
-    def quiet_until(self, bar: int) -> int:
-        """Return the first bar from ``bar`` on where anything but the margin check and the close can happen."""
-        run, config = self.state, self.state.config
-        end = bar
-        while (
-            end < run.market.bars
-            and not (run.pending and end == bar)
-            and not run.strategy.due(end)
-            and not funding_due(run, end)
-            and not (config.auto_leverage is not None and end % config.auto_leverage.every == 0)
-        ):
-            end += 1
+    def next_step(self, bar: int) -> int:
+        """Return the first bar from ``bar`` on that must be stepped whatever the scan finds (or the last bar + 1).
+
+        Those are: a bar with market orders to fill, a funding settlement of a held symbol, and with
+        auto-leverage its check bars and the strategy's due bars (the policy runs after each call).
+        """
+        run = self.state
+        if run.pending:
+            return bar
+        end = next_funding(run, bar)
+        policy = run.config.auto_leverage
+        if policy is not None:
+            end = min(end, bar + (-bar) % policy.every)
+            span = FIRST_SPAN
+            while bar < end:  # the first due bar before ``end``, looked for in growing spans
+                due = run.strategy.due_bars(bar, min(end, bar + span))
+                if due:
+                    return min(end, due[0])
+                bar += span
+                span = min(2 * span, LAST_SPAN)
         return end
+
+    def advance(self, bar: int) -> tuple[int, bool]:
+        """Scan from ``bar`` with the book held, calling the strategy at its due bars; return where to go on.
+
+        Returns ``(b, True)`` when bar ``b`` must be stepped (an order, funding, a trigger or a breach; or
+        the last bar + 1), ``(b, False)`` when a strategy call at ``b - 1`` changed the orders, so that the
+        scan must start again at ``b`` with them.
+        """
+        run = self.state
+        stop = self.next_step(bar)
+        soft = run.config.auto_leverage is None
+        while bar < stop:
+            end = min(stop, bar + self.span)
+            found = self.scan(bar, end)
+            self.span = min(2 * self.span, LAST_SPAN)
+            if soft:
+                for due in run.strategy.due_bars(bar, found):
+                    if self.call_strategy(due):
+                        self.span = FIRST_SPAN
+                        return due + 1, False
+            if found < end:
+                return found, True
+            bar = end
+        return stop, True
 
     def scan(self, bar: int, stop: int) -> int:
         """Scan the quiet bars ``[bar, stop)`` and record them up to the first event; return that event's bar."""
         run, ledger = self.state, self.state.ledger
         triggers = [Trigger(o.symbol, o.price, trigger_direction(o)) for o in run.resting]  # type: ignore[arg-type]
         found = self.scanner(run.account, run.rules, run.market, triggers, start=bar, stop=stop)
-        span = slice(bar, found.event)
-        ledger.equity[span] = found.equity
-        ledger.ratio[span] = found.ratio
-        ledger.gross[span] = run.gross_at(span)
-        ledger.spot[span] = run.spot_series(span)
+        if found.event == bar + 1 == stop:  # one bar: no slices
+            ledger.equity[bar] = found.equity[0]
+            ledger.ratio[bar] = found.ratio[0]
+            ledger.gross[bar] = run.gross_close(bar)
+            ledger.spot[bar] = run.spot_value(bar)
+        elif found.event > bar:
+            span = slice(bar, found.event)
+            ledger.equity[span] = found.equity
+            ledger.ratio[span] = found.ratio
+            ledger.gross[span] = run.gross_at(span)
+            ledger.spot[span] = run.spot_series(span)
         return found.event
 
     def step(self, bar: int) -> None:
-        """Run the steps 1-6 of the module docstring at ``bar``."""
+        """Run the steps 1-6 of the module docstring at ``bar``.
+
+        Steps 4 and 5 are one scan of the bar (the resting orders left were not reached in it): only a bar
+        where a pool breaches goes through ``check_margin`` and the close pass in Python.
+        """
         run = self.state
         book = run.account.positions
         fill_pending(run, bar)
-        if funding_due(run, bar):
+        if next_funding(run, bar) == bar:
             settle_funding(run, bar)
         fire_resting(run, bar)
-        check_margin(run, bar)
-        self.record_close(bar)
-        if run.strategy.due(bar):
+        if self.scan(bar, bar + 1) == bar:
+            check_margin(run, bar)
+            run.record_close(bar)
+        due = bar in run.strategy.due_bars(bar, bar + 1)
+        if due:
             self.call_strategy(bar)
         policy = run.config.auto_leverage
-        if policy is not None and (run.strategy.due(bar) or bar % policy.every == 0):
+        if policy is not None and (due or bar % policy.every == 0):
             auto_leverage(run, bar)
         if run.account.positions != book:
             run.ledger.snapshot(run.time(bar), run.account.positions)
 
-    def record_close(self, bar: int) -> None:
-        """Record the close of ``bar``: margin balance, the highest pool ratio, gross notional, spot value."""
-        run, ledger = self.state, self.state.ledger
-        if run.account.positions:
-            risk = evaluate(run.account, run.marks_at(bar, run.market.mark_close), run.rules)
-            pools = pool_keys(run.account)
-            ledger.equity[bar] = risk.account.margin_balance
-            ledger.ratio[bar] = max(risk_view(run.rules, risk.pool_ratios[pools.index(p)]) for p in set(pools))
-        else:
-            ledger.equity[bar] = run.account.wallet_balance
-            ledger.ratio[bar] = 0.0
-        ledger.gross[bar] = run.gross_at(slice(bar, bar + 1))[0]
-        ledger.spot[bar] = run.spot_value(bar)
+    def call_strategy(self, bar: int) -> bool:
+        """Show the strategy the close of ``bar``; queue its market orders, rest the others it may rest.
 
-    def call_strategy(self, bar: int) -> None:
-        """Show the strategy the close of ``bar``; queue its market orders, rest the others it may rest."""
+        Returns whether the call sent an order or cancelled one (else the run is as it was).
+        """
         run = self.state
         context = BarContext(
             bar=bar,
             market=run.market,
             account=run.account,
-            spot=dict(run.spot),
+            spot=dict(run.spot) if run.spot else {},
             equity=float(run.ledger.equity[bar] + run.spot_value(bar)),
             leverage=run.config.leverage,
-            resting=tuple(run.resting),
+            resting=tuple(run.resting) if run.resting else (),
         )
         orders = list(run.strategy.on_bar(context))
         if context.cancels:
@@ -136,6 +176,7 @@ class _Run:
                     run.pending.append(order)
             elif stop_allowed(run, bar, order):
                 run.resting.append(order)
+        return bool(orders or context.cancels)
 
 
 def run_mode(
@@ -147,7 +188,12 @@ def run_mode(
     *,
     scanner: Scanner | None = None,
 ) -> ModeResult:
-    """Run ``strategy`` on ``market`` under ``rules`` in margin ``mode``; return its ledgers and summary."""
+    """Run ``strategy`` on ``market`` under ``rules`` in margin ``mode``; return its ledgers and summary.
+
+    ``config`` sets the fees (``RunConfig.taker_fee`` / ``maker_fee``) and whether funding settles;
+    ``scanner`` scans the quiet bars (default the plain-Python ``sim.scan.scan_reference``; pass
+    ``sim.backtest.KernelScanner()`` for the compiled one).
+    """
     config = config or RunConfig()
     if mode not in ("cross", "isolated"):
         raise InputError("mode", mode, "cross | isolated")
@@ -159,7 +205,7 @@ def run_mode(
     state = RunState(
         strategy=strategy,
         market=market,
-        rules=rules,
+        rules=rules_for_run(rules, config),
         mode=mode,
         config=config,
         account=Account(venue=rules.name, wallet_balance=config.wallet, cross_deficit_allowed=True),
@@ -169,11 +215,8 @@ def run_mode(
     bars = market.bars
     bar = 0
     while bar < bars:
-        quiet_end = run.quiet_until(bar)
-        if quiet_end > bar:
-            bar = run.scan(bar, quiet_end)
-            if bar >= bars:
-                break
-        run.step(bar)
-        bar += 1
+        bar, stepped = run.advance(bar)
+        if stepped and bar < bars:
+            run.step(bar)
+            bar += 1
     return state.ledger.result(mode, market, config.wallet)

@@ -1,15 +1,17 @@
 """What a backtest run records: per-bar series, trades, liquidations, positions, funding and events.
 
 The ledgers become the ``ModeResult`` DataFrames (``Ledger.result``). Money in the quote currency, sizes in
-base units, ratios as the venue's margin ratio (1 = liquidation), times as UTC timestamps.
+base units, ratios as the venue's margin ratio (1 = liquidation), times as UTC timestamps. Rows come one at
+a time (dicts, from the Python steps) or, from a compiled run, as blocks of columns (``Ledger.extend``),
+kept in the order they were recorded.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,7 @@ __all__ = [
     "POSITION_COLUMNS",
     "TRADE_COLUMNS",
     "Ledger",
+    "Table",
 ]
 
 TRADE_COLUMNS = ("time", "symbol", "side", "size", "price", "fee", "realized_pnl", "kind")
@@ -34,6 +37,13 @@ LIQUIDATION_COLUMNS = ("time", "pool", "symbol", "side", "size", "price", "kind"
 POSITION_COLUMNS = ("time", "symbol", "side", "size", "entry_price", "margin_mode")
 FUNDING_COLUMNS = ("time", "symbol", "rate", "payment")
 EVENT_COLUMNS = ("time", "kind", "text")
+#: The tables a block of columns may extend.
+Table = Literal["trades", "positions", "funding"]
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "trades": TRADE_COLUMNS,
+    "positions": POSITION_COLUMNS,
+    "funding": FUNDING_COLUMNS,
+}
 
 
 @dataclass(eq=False)
@@ -42,7 +52,8 @@ class Ledger:
 
     ``equity``: margin balance at each close (quote, spot holdings apart); ``ratio``: the highest pool's
     margin ratio at the close; ``gross``: gross notional at the mark close (quote); ``breach``: the
-    worst-case ratio of a bar that liquidated (0 elsewhere); ``fees``: every fee paid (quote).
+    worst-case ratio of a bar that liquidated (0 elsewhere); ``fees``: every fee paid (quote). ``blocks``:
+    per table, the blocks of columns added by ``extend``, each with the number of rows recorded before it.
     """
 
     bars: int
@@ -57,10 +68,20 @@ class Ledger:
     funding: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     fees: float = 0.0
+    blocks: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.equity, self.ratio, self.gross = np.zeros(self.bars), np.zeros(self.bars), np.zeros(self.bars)
         self.breach, self.spot = np.zeros(self.bars), np.zeros(self.bars)
+
+    def extend(self, table: Table, columns: Mapping[str, Any]) -> None:
+        """Append rows of ``table`` given as equal-length columns, after the rows recorded so far.
+
+        ``columns`` has the table's column names; ``time`` is the bar open time in ms since the Unix epoch
+        (int64), strings are object arrays, numbers float64. An empty block is ignored.
+        """
+        if len(columns["time"]):
+            self.blocks.setdefault(table, []).append((len(getattr(self, table)), dict(columns)))
 
     def note(self, time: pd.Timestamp, kind: str, text: str) -> None:
         """Record an event (a refusal, a cut, a warning) of ``kind`` at ``time``."""
@@ -162,8 +183,12 @@ class Ledger:
         equity = pd.DataFrame({"equity": total, "margin_ratio": ratio, "gross_notional": self.gross}, index=index)
         peak = np.maximum.accumulate(np.maximum(total, 1e-300))
         drawdown = float(np.max(1 - total / peak)) if len(total) else 0.0
-        paid = -math.fsum(row["payment"] for row in self.funding if row["payment"] < 0)
-        received = math.fsum(row["payment"] for row in self.funding if row["payment"] > 0)
+        payments = np.concatenate(
+            [np.array([row["payment"] for row in self.funding], dtype=np.float64)]
+            + [np.asarray(block["payment"], dtype=np.float64) for _, block in self.blocks.get("funding", [])]
+        )
+        paid = -math.fsum(payments[payments < 0])
+        received = math.fsum(payments[payments > 0])
         liquidated_pools = {(row["time"], row["pool"]) for row in self.liquidations}
         summary = Summary(
             mode=mode,
@@ -184,12 +209,38 @@ class Ledger:
             mode=mode,
             summary=summary,
             equity=equity,
-            trades=_frame(self.trades, TRADE_COLUMNS),
+            trades=self.table("trades"),
             liquidations=_frame(self.liquidations, LIQUIDATION_COLUMNS),
-            positions=_frame(self.positions, POSITION_COLUMNS),
-            funding=_frame(self.funding, FUNDING_COLUMNS),
+            positions=self.table("positions"),
+            funding=self.table("funding"),
             events=_frame(self.events, EVENT_COLUMNS),
         )
+
+    def table(self, name: Table) -> pd.DataFrame:
+        """Return the rows of table ``name`` as a DataFrame, rows and blocks in the order they came."""
+        rows: list[dict[str, Any]] = getattr(self, name)
+        columns = _COLUMNS[name]
+        blocks = self.blocks.get(name, [])
+        if not blocks:
+            return _frame(rows, columns)
+        parts: dict[str, list[Any]] = {column: [] for column in columns}
+        done = 0
+        for before, block in [*blocks, (len(rows), None)]:
+            chunk = rows[done:before]
+            done = before
+            if chunk:  # dict rows: their times as ms, the unit of the blocks
+                for column in columns:
+                    values = [row[column] for row in chunk]
+                    if column == "time":
+                        parts[column].append(np.array([t.value // 1_000_000 for t in values], dtype=np.int64))
+                    else:
+                        parts[column].append(np.array(values, dtype=object if isinstance(values[0], str) else None))
+            if block is not None:
+                for column in columns:
+                    parts[column].append(np.asarray(block[column]))
+        data = {column: np.concatenate(parts[column]) for column in columns}
+        data["time"] = pd.to_datetime(data["time"], unit="ms", utc=True)
+        return pd.DataFrame(data, columns=list(columns))
 
 
 def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:

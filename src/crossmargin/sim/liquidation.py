@@ -1,16 +1,16 @@
 """The liquidation process of a run: each pool checked at the bar's intrabar worst case, then liquidated.
 
-A pool whose ratio (``sim.scan.risk_view``, 1 = liquidation) reaches 1 at the worst-case marks
-(``sim.scan.worst_marks``) goes through the venue's procedure (``margin.liquidate``) at those marks; the
-fills, fees and each pool's loss (quote currency) go to the ledger.
+A pool whose ratio (``sim.scan.pool_ratio``, requirement / margin balance, 1 = liquidation) reaches 1 at
+the worst-case marks (``sim.scan.worst_marks``) goes through the venue's procedure (``margin.liquidate``)
+at those marks; the fills, fees and each pool's loss (quote currency) go to the ledger.
 """
 
 from __future__ import annotations
 
-from crossmargin.margin.account import evaluate
+from crossmargin.margin.account import account_totals
 from crossmargin.margin.liquidate import liquidate
-from crossmargin.margin.pools import pool_keys, risk_view
-from crossmargin.sim.scan import worst_marks
+from crossmargin.margin.pools import pool_keys
+from crossmargin.sim.scan import pool_ratio, worst_marks
 from crossmargin.sim.state import RunState
 
 __all__ = ["check_margin"]
@@ -24,8 +24,8 @@ def check_margin(run: RunState, bar: int) -> None:
         if pool not in pools:
             continue
         marks = worst_marks(run.account, run.market, bar, pools, pool)
-        risk = evaluate(run.account, marks, run.rules)
-        if risk_view(run.rules, risk.pool_ratios[pools.index(pool)]) < 1.0:
+        ratio = pool_ratio(run.rules, account_totals(run.account, marks, run.rules), pool)
+        if ratio < 1.0:
             continue
         wallets = {"cross": run.account.cross_wallet_balance}
         wallets |= {
@@ -34,7 +34,7 @@ def check_margin(run: RunState, bar: int) -> None:
             if p.isolated_margin is not None
         }
         ledger = run.ledger
-        ledger.breach[bar] = max(ledger.breach[bar], risk_view(run.rules, risk.pool_ratios[pools.index(pool)]))
+        ledger.breach[bar] = max(ledger.breach[bar], ratio)
         outcome = liquidate(run.account, marks, run.rules)
         for event in outcome.events:
             ledger.liquidation(run.time(bar), event, wallets.get(event.pool, event.margin_before))

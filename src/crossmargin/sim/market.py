@@ -19,7 +19,7 @@ import pandas as pd
 from crossmargin.errors import DataError
 from crossmargin.kernels.layout import FloatArray, IntArray, MarketData
 
-__all__ = ["market_from_frames"]
+__all__ = ["funding_bars", "market_from_frames"]
 
 
 def market_from_frames(
@@ -104,3 +104,14 @@ def market_from_frames(
         spot_close=spot_close,
         marks_from_trades=marks is None,
     )
+
+
+def funding_bars(market: MarketData) -> dict[str, IntArray]:
+    """Return, per symbol with funding, the bar that holds each settlement of ``market.funding_times[symbol]``.
+
+    Bar ``b`` holds the times ``t`` with ``times[b] <= t < times[b] + interval_ms``, so on the run's unbroken
+    grid ``b = (t - times[0]) // interval_ms`` (the arrays are aligned with the funding times and, like them,
+    sorted); a settlement outside the bars maps to a bar below 0 or at or past ``market.bars``.
+    """
+    first, interval = int(market.times[0]), market.interval_ms
+    return {s: (np.asarray(t, dtype=np.int64) - first) // interval for s, t in market.funding_times.items()}

@@ -9,6 +9,10 @@ cross pool, all its symbols at their adverse extremes at once, which is the most
 
 ``scan_reference`` is the plain-Python reference, built on ``crossmargin.margin``; ``kernels.scan`` is the
 compiled twin over struct-of-arrays, held equal to it by the tests. Both return a ``ScanResult``.
+
+Every bar is valued with ``margin.account.account_totals``, the lean pass (account totals and each pool's
+margin balance, requirement and ratio), never with ``evaluate``, which also solves the liquidation and
+bankruptcy prices no bar reads.
 """
 
 from __future__ import annotations
@@ -18,12 +22,22 @@ from collections.abc import Sequence
 import numpy as np
 
 from crossmargin.kernels.layout import MarketData, ScanResult, Trigger
-from crossmargin.margin.account import evaluate
+from crossmargin.margin.account import AccountPass, account_totals
 from crossmargin.margin.pools import pool_keys, risk_view
 from crossmargin.model import Account, Marks
 from crossmargin.venues.base import VenueRules
 
-__all__ = ["scan_reference", "worst_marks"]
+__all__ = ["highest_ratio", "pool_ratio", "scan_reference", "worst_marks"]
+
+
+def highest_ratio(rules: VenueRules, figures: AccountPass) -> float:
+    """Return the highest pool ratio of ``figures`` as requirement / margin balance (1 = liquidation; 0: no pool)."""
+    return max((risk_view(rules, pool.margin_ratio) for pool in figures.pools), default=0.0)
+
+
+def pool_ratio(rules: VenueRules, figures: AccountPass, pool: str) -> float:
+    """Return the ratio of ``pool`` (a ``margin.pools.pool_keys`` key) as requirement / margin balance."""
+    return risk_view(rules, next(p.margin_ratio for p in figures.pools if p.pool == pool))
 
 
 def worst_marks(account: Account, market: MarketData, bar: int, pools: Sequence[str], pool: str) -> Marks:
@@ -67,14 +81,13 @@ def scan_reference(
             ):
                 return ScanResult(bar, equity[: bar - start], ratio[: bar - start])
         for pool in distinct:
-            risk = evaluate(account, worst_marks(account, market, bar, pools, pool), rules)
-            index = pools.index(pool)
-            if risk_view(rules, risk.pool_ratios[index]) >= 1.0:
+            worst = account_totals(account, worst_marks(account, market, bar, pools, pool), rules)
+            if pool_ratio(rules, worst, pool) >= 1.0:
                 return ScanResult(bar, equity[: bar - start], ratio[: bar - start])
         if account.positions:
-            at_close = evaluate(account, _close_marks(account, market, bar), rules)
+            at_close = account_totals(account, _close_marks(account, market, bar), rules)
             equity[bar - start] = at_close.account.margin_balance
-            ratio[bar - start] = max(risk_view(rules, at_close.pool_ratios[pools.index(p)]) for p in distinct)
+            ratio[bar - start] = highest_ratio(rules, at_close)
         else:
             equity[bar - start] = account.wallet_balance
     return ScanResult(stop, equity, ratio)

@@ -6,6 +6,14 @@ every ``every``-th bar from ``warmup``; None: once, at the close of bar ``warmup
 never the future. ``ctx.target(symbol, signed_size)`` turns a target position into market orders, so a
 strategy may think in targets or in orders. Write one's own by subclassing ``Strategy`` or with
 ``FunctionStrategy(name, symbols, fn, every=...)``; ``docs/backtest.md`` shows one.
+
+When it is called. ``due(bar)`` says whether ``on_bar`` runs at the close of ``bar``; ``due_bars(start,
+stop)`` lists those bars of a span, and is what the engine asks. From ``every`` and ``warmup`` they are
+arithmetic (a ``range``), so bars between two calls cost the engine nothing in Python: they are scanned
+by the compiled kernel. A strategy that knows in advance where it can act (a precomputed signal, a
+calendar) overrides ``due`` (then ``due_bars`` asks it bar by bar) or, faster, ``due_bars``. A call that
+returns no order and cancels nothing leaves the run as it was: the engine goes on from the kernel's
+figures for the following bars.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from crossmargin.sim.orders import Order
 __all__ = ["BarContext", "FunctionStrategy", "Strategy"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class BarContext:
     """The state a strategy sees at the close of bar ``bar``. Money in quote, sizes in base units."""
 
@@ -98,12 +106,31 @@ class Strategy:
         raise NotImplementedError
 
     def due(self, bar: int) -> bool:
-        """Return True when ``on_bar`` is called at the close of ``bar``."""
+        """Return True when ``on_bar`` is called at the close of ``bar`` (a row index of the run's market).
+
+        Default: at ``warmup`` and every ``every`` bars after it (``every`` None: at ``warmup`` only).
+        Override it to be called where the strategy can act; ``due_bars`` then follows it.
+        """
         if bar < self.warmup:
             return False
         if self.every is None:
             return bar == self.warmup
         return (bar - self.warmup) % self.every == 0
+
+    def due_bars(self, start: int, stop: int) -> Sequence[int]:
+        """Return, in order, the bars of ``[start, stop)`` at whose close ``on_bar`` is called.
+
+        From ``every`` and ``warmup`` it is a ``range``, found without a loop; when a subclass overrides
+        ``due``, each bar of the span is asked. Override this too (returning, say, a slice of a sorted array
+        of bars) when ``due`` is overridden and speed matters. The engine asks only this method.
+        """
+        if type(self).due is not Strategy.due:
+            return [bar for bar in range(start, stop) if self.due(bar)]
+        first = max(start, self.warmup)
+        if self.every is None:
+            return range(first, min(stop, first + 1)) if first == self.warmup else range(0)
+        late = (first - self.warmup) % self.every
+        return range(first + (self.every - late) % self.every, stop, self.every)
 
 
 class FunctionStrategy(Strategy):

@@ -8,9 +8,10 @@ from crossmargin.sim.strategies.basis import Basis
 from crossmargin.sim.strategies.case_study import CaseStudy
 from crossmargin.sim.strategies.hedge_pair import HedgePair
 from crossmargin.sim.strategies.scalp import Scalp
+from crossmargin.sim.strategies.sma_cross import SmaCross, sma_cross_signals
 from crossmargin.sim.strategy import Strategy
 
-__all__ = ["STRATEGIES", "Basis", "CaseStudy", "HedgePair", "Scalp"]
+__all__ = ["STRATEGIES", "Basis", "CaseStudy", "HedgePair", "Scalp", "SmaCross", "sma_cross_signals"]
 
 #: CLI name -> factory of the strategy with its default parameters.
 STRATEGIES: dict[str, Callable[[], Strategy]] = {
@@ -18,4 +19,5 @@ STRATEGIES: dict[str, Callable[[], Strategy]] = {
     "hedge-pair": HedgePair,
     "basis": Basis,
     "scalp": Scalp,
+    "sma-cross": SmaCross,
 }
