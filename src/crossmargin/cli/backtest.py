@@ -59,7 +59,7 @@ def _day_ms(text: str | None, field: str) -> int | None:
 
 
 def backtest(
-    strategy: Annotated[str, typer.Argument(help="case-study | hedge-pair | basis | scalp")],
+    strategy: Annotated[str, typer.Argument(help="case-study | hedge-pair | basis | scalp | sma-cross")],
     mode: Annotated[str, typer.Option("--mode", help="cross | isolated | both")] = "both",
     venue: Annotated[str, typer.Option("--venue", help="Venue rules (the sample bars are Binance's).")] = "binance",
     wallet: Annotated[float, typer.Option("--wallet", help="Starting wallet (quote currency).")] = 10_000.0,

@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def sweep(
-        strategy: Annotated[str, typer.Argument(help="case-study | hedge-pair | basis | scalp")],
+        strategy: Annotated[str, typer.Argument(help="case-study | hedge-pair | basis | scalp | sma-cross")],
         grid: Annotated[Path, typer.Option("--grid", help="TOML file with a [grid] table of lists.")],
         mode: Annotated[str, typer.Option("--mode", help="cross | isolated | both")] = "both",
         scheduler: Annotated[
