@@ -35,7 +35,7 @@ import math
 from dataclasses import dataclass, replace
 
 from crossmargin.errors import RejectedError
-from crossmargin.margin.account import evaluate
+from crossmargin.margin.account import account_totals, evaluate
 from crossmargin.margin.funding import funding_payment
 from crossmargin.margin.position import fee, initial_margin, notional, unrealized_pnl
 from crossmargin.model import Account, MarginMode, Marks, Position, PositionSide, Side
@@ -119,7 +119,7 @@ def _fill_cost(
     """Return the initial margin (quote) of a fill, after refusing it where the venue would."""
     margin = initial_margin(notional(size, price), leverage)
     open_loss = size * max(0.0, int(side) * (price - marks.price(symbol)))
-    available = evaluate(account, marks, rules).account.available_balance
+    available = account_totals(account, marks, rules).account.available_balance
     if margin + open_loss > available:
         raise RejectedError(
             "insufficient_margin",
@@ -302,7 +302,7 @@ def add_isolated_margin(
     require_positive("amount", amount)
     old = _isolated(account, symbol)
     assert old.isolated_margin is not None
-    transferable = min(evaluate(account, marks, rules).account.available_balance, account.cross_wallet_balance)
+    transferable = min(account_totals(account, marks, rules).account.available_balance, account.cross_wallet_balance)
     if amount > transferable:
         raise RejectedError(
             "insufficient_margin", f"{symbol}: add {amount:,.2f} above the transferable {transferable:,.2f}"
