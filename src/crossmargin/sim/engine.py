@@ -31,12 +31,10 @@ from dataclasses import dataclass
 
 from crossmargin.errors import InputError
 from crossmargin.kernels.layout import MarketData, Trigger
-from crossmargin.model import Account
-from crossmargin.sim.config import Mode, RunConfig, Scanner, rules_for_run
+from crossmargin.sim.config import Mode, RunConfig, Scanner
 from crossmargin.sim.controls import auto_leverage, stop_allowed, vol_scaled
 from crossmargin.sim.fills import execute, fill_pending, fire_resting, spot_fill
 from crossmargin.sim.funding import next_funding, settle_funding
-from crossmargin.sim.ledger import Ledger
 from crossmargin.sim.liquidation import check_margin
 from crossmargin.sim.orders import trigger_direction
 from crossmargin.sim.result import ModeResult
@@ -202,15 +200,7 @@ def run_mode(
         rules.instrument(symbol)
     if strategy.needs_spot and market.spot_close is None:
         raise InputError("market", "no spot prices", f"spot prices for {strategy.name}")
-    state = RunState(
-        strategy=strategy,
-        market=market,
-        rules=rules_for_run(rules, config),
-        mode=mode,
-        config=config,
-        account=Account(venue=rules.name, wallet_balance=config.wallet, cross_deficit_allowed=True),
-        ledger=Ledger(market.bars),
-    )
+    state = RunState.start(strategy, market, rules, mode, config)
     run = _Run(state=state, scanner=scanner or scan_reference)
     bars = market.bars
     bar = 0

@@ -39,9 +39,8 @@ from crossmargin.kernels.signals import (
     run_signal_kernel,
 )
 from crossmargin.model import Account, MarginMode, Position, Side
-from crossmargin.sim.config import Mode, RunConfig, rules_for_run
+from crossmargin.sim.config import Mode, RunConfig
 from crossmargin.sim.fills import execute
-from crossmargin.sim.ledger import Ledger
 from crossmargin.sim.liquidation import check_margin
 from crossmargin.sim.orders import Order, fill_price
 from crossmargin.sim.result import ModeResult
@@ -294,15 +293,7 @@ def run_compiled(
 
     Returns what ``sim.engine.run_mode`` returns for the same strategy (the tests hold the two equal).
     """
-    run = RunState(
-        strategy=strategy,
-        market=market,
-        rules=rules_for_run(rules, config),
-        mode=mode,
-        config=config,
-        account=Account(venue=rules.name, wallet_balance=config.wallet, cross_deficit_allowed=True),
-        ledger=Ledger(market.bars),
-    )
+    run = RunState.start(strategy, market, rules, mode, config)
     symbols = strategy.symbols
     inputs = _inputs(run, strategy, run.rules)
     state = _state(run, len(symbols))

@@ -15,7 +15,7 @@ import pandas as pd
 from crossmargin.kernels.layout import FloatArray, IntArray, MarketData
 from crossmargin.margin.account import account_totals
 from crossmargin.model import Account, Marks
-from crossmargin.sim.config import Mode, RunConfig
+from crossmargin.sim.config import Mode, RunConfig, rules_for_run
 from crossmargin.sim.ledger import Ledger
 from crossmargin.sim.market import funding_bars
 from crossmargin.sim.orders import Order
@@ -49,6 +49,22 @@ class RunState:
 
     def __post_init__(self) -> None:
         self.funding_bars = funding_bars(self.market) if self.config.funding else {}
+
+    @classmethod
+    def start(
+        cls, strategy: Strategy, market: MarketData, rules: VenueRules, mode: Mode, config: RunConfig
+    ) -> RunState:
+        """Return a run's first state: ``config.wallet`` (quote) and no position, the venue's rules with the fee
+        rates ``config`` sets (``sim.config.rules_for_run``), an empty ledger of ``market.bars`` bars."""
+        return cls(
+            strategy=strategy,
+            market=market,
+            rules=rules_for_run(rules, config),
+            mode=mode,
+            config=config,
+            account=Account(venue=rules.name, wallet_balance=config.wallet, cross_deficit_allowed=True),
+            ledger=Ledger(market.bars),
+        )
 
     def time(self, bar: int) -> pd.Timestamp:
         """Return the open time of ``bar`` (UTC); made once per bar (a Timestamp costs ~10 us)."""
